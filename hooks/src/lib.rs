@@ -1,0 +1,1 @@
+//! The git post-receive hook: turns a push into a `push` job on Redis.

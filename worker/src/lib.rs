@@ -1,0 +1,1 @@
+//! The job runner and one module per job kind.
