@@ -1,5 +1,33 @@
 //! Shared core of netkan: the Redis job protocol, the CKAN/NetKAN metadata model,
-//! configuration and telemetry.
+//! configuration and telemetry. It depends on no other netkan crate and never on a web
+//! framework, git or an HTTP client.
 //!
 //! # Layout
-//! - `ckan`: parsing, ordering, validating and writing `.netkan` / `.ckan` files exactly as CKAN does.
+//! - `keys`: every Redis key, built in one place under one prefix.
+//! - `job`: ids, queue names, lanes, states; `NewJob`, `ClaimedJob`, `JobRecord`.
+//! - `queue`: the protocol (`JobQueue`): enqueue, claim, renew, finish, upkeep, inspection;
+//!   its Lua scripts live in `queue/scripts/`.
+//! - `log`: job log lines (levels, storage format, queries) and secret redaction.
+//! - `config`: settings from defaults, a TOML file and the environment.
+//! - `connect`: pools, reconnecting and dedicated Redis connections.
+//! - `redis_server`: a private `redis-server` child (the embedded default, and tests).
+//! - `telemetry`: the process's own tracing output.
+//! - `testing` (feature `test-support`): `TestRedis` and polling helpers for tests.
+
+pub mod config;
+pub mod connect;
+pub mod error;
+pub mod job;
+pub mod keys;
+pub mod log;
+pub mod queue;
+pub mod redis_server;
+pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use error::{InputError, QueueError};
+pub use job::{ClaimedJob, Game, JobId, JobRecord, JobState, Lane, NewJob, QueueName};
+pub use keys::Keys;
+pub use log::{Level, LogLine, LogQuery};
+pub use queue::{JobQueue, JobSettings};

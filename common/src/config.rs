@@ -1,0 +1,416 @@
+//! Configuration: defaults in code, then a TOML file (`--config PATH` or `NETKAN_CONFIG`),
+//! then environment variables (`NETKAN__SECTION__KEY=value`, and `REDIS_URL`); validated at
+//! start-up with errors that name the key. Secrets are redacted in `Debug`.
+//!
+//! The environment overlay is written by hand (about forty lines) rather than with the
+//! `config` crate: it needs only "split on `__`, parse the value as TOML or keep it as a
+//! string", and doing it here keeps TOML's own error messages, which name file lines.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::keys::Keys;
+use crate::queue::{JobQueue, JobSettings};
+
+/// A configuration problem, naming the file, key or variable at fault.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("config file {path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// TOML's message, with line and key.
+        message: String,
+    },
+    /// An environment variable could not be applied.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The values are individually fine but not together.
+    #[error("invalid setting {0}")]
+    Invalid(String),
+}
+
+/// A secret string: shown as `***` by `Debug` and `Display`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    /// The secret itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True if no secret is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Every setting of every netkan process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where state lives when nothing else is configured (embedded Redis data, repositories,
+    /// download cache, hook spool).
+    pub data_dir: PathBuf,
+    /// The Redis connection.
+    pub redis: RedisSettings,
+    /// The job protocol.
+    pub jobs: JobSettings,
+    /// The worker processes.
+    pub worker: WorkerSettings,
+    /// The process's own log (not job logs).
+    pub log: LogSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            redis: RedisSettings::default(),
+            jobs: JobSettings::default(),
+            worker: WorkerSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+/// The Redis connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://[:password@]host:port[/db]` or `rediss://` for TLS. When unset, `netkan up`
+    /// starts its own `redis-server` under `data_dir/redis`.
+    pub url: Option<Secret>,
+    /// The prefix of every key.
+    pub prefix: String,
+    /// The `redis-server` binary for the embedded server.
+    pub server_bin: String,
+    /// Port of the embedded server (not 6379, so it can live beside a system Redis).
+    pub embedded_port: u16,
+    /// Connections in each process's pool.
+    pub pool_size: usize,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            prefix: "netkan:".into(),
+            server_bin: "redis-server".into(),
+            embedded_port: 6389,
+            pool_size: 16,
+        }
+    }
+}
+
+/// Which roles a worker process serves and how many jobs each runs at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Roles to serve; empty means every role this build knows.
+    pub roles: Vec<String>,
+    /// Jobs run at once, per role; roles not listed use `default_concurrency`.
+    pub concurrency: BTreeMap<String, usize>,
+    /// Jobs run at once by a role not listed in `concurrency`.
+    pub default_concurrency: usize,
+    /// Most jobs claimed in one round trip.
+    pub claim_batch: usize,
+    /// On SIGTERM, how long running jobs may take to finish before they are handed back.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            roles: Vec::new(),
+            concurrency: BTreeMap::new(),
+            default_concurrency: 4,
+            claim_batch: 100,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl WorkerSettings {
+    /// Jobs run at once by `role`.
+    pub fn concurrency_of(&self, role: &str) -> usize {
+        self.concurrency
+            .get(role)
+            .copied()
+            .unwrap_or(self.default_concurrency)
+    }
+}
+
+/// The process's own log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info` or `netkan_worker=debug,info`; `RUST_LOG` wins.
+    pub filter: String,
+    /// `pretty` (human) or `json`.
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            format: "pretty".into(),
+        }
+    }
+}
+
+/// The environment variable naming the config file.
+pub const CONFIG_ENV: &str = "NETKAN_CONFIG";
+/// The prefix of environment overrides: `NETKAN__JOBS__LEASE_MS=3000`.
+pub const ENV_PREFIX: &str = "NETKAN__";
+
+impl Settings {
+    /// Loads settings from defaults, the file (`path`, else `$NETKAN_CONFIG` if set) and the
+    /// process environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let from_env = std::env::var_os(CONFIG_ENV).map(PathBuf::from);
+        Self::load_from(path.or(from_env.as_deref()), &env)
+    }
+
+    /// Loads settings from defaults, an optional file and the given environment.
+    pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut table = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                // Deserializing the text itself (not a merged table) keeps TOML's line numbers.
+                toml::from_str::<Settings>(&text).map_err(|e| ConfigError::File {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?;
+                toml::from_str::<toml::Table>(&text).map_err(|e| ConfigError::File {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?
+            }
+            None => toml::Table::new(),
+        };
+        for (var, value) in env {
+            let keys: Vec<String> = if var == "REDIS_URL" {
+                vec!["redis".into(), "url".into()]
+            } else if let Some(rest) = var.strip_prefix(ENV_PREFIX) {
+                rest.split("__").map(str::to_ascii_lowercase).collect()
+            } else {
+                continue;
+            };
+            if keys.iter().any(String::is_empty) {
+                return Err(ConfigError::Env {
+                    var: var.clone(),
+                    message: "empty key segment".into(),
+                });
+            }
+            set_path(&mut table, &keys, env_value(value)).map_err(|message| ConfigError::Env {
+                var: var.clone(),
+                message,
+            })?;
+            // Check each variable on its own so the error names it.
+            Settings::deserialize(table.clone()).map_err(|e| ConfigError::Env {
+                var: var.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        let settings =
+            Settings::deserialize(table).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that must agree with each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.jobs.validate().map_err(ConfigError::Invalid)?;
+        if let Some(url) = &self.redis.url {
+            let u = url.expose();
+            if !(u.starts_with("redis://")
+                || u.starts_with("rediss://")
+                || u.starts_with("unix://"))
+            {
+                return Err(ConfigError::Invalid(
+                    "redis.url must start with redis://, rediss:// or unix://".into(),
+                ));
+            }
+        }
+        if self.redis.embedded_port == 0 {
+            return Err(ConfigError::Invalid(
+                "redis.embedded_port must not be 0".into(),
+            ));
+        }
+        if self.redis.pool_size == 0 {
+            return Err(ConfigError::Invalid(
+                "redis.pool_size must be at least 1".into(),
+            ));
+        }
+        if self.worker.default_concurrency == 0 || self.worker.concurrency.values().any(|&c| c == 0)
+        {
+            return Err(ConfigError::Invalid(
+                "worker.concurrency values must be at least 1".into(),
+            ));
+        }
+        if self.worker.claim_batch == 0 || self.worker.claim_batch > crate::queue::MAX_CLAIM {
+            return Err(ConfigError::Invalid(format!(
+                "worker.claim_batch must be between 1 and {}",
+                crate::queue::MAX_CLAIM
+            )));
+        }
+        if !matches!(self.log.format.as_str(), "pretty" | "json") {
+            return Err(ConfigError::Invalid(
+                "log.format must be pretty or json".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The job protocol these settings describe.
+    pub fn job_queue(&self) -> JobQueue {
+        JobQueue::new(Keys::new(self.redis.prefix.clone()), self.jobs.clone())
+    }
+
+    /// Every secret value configured, for [`crate::log::Redactor`].
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(url) = &self.redis.url
+            && let Some(pw) = url_password(url.expose())
+        {
+            out.push(pw);
+        }
+        out
+    }
+}
+
+fn url_password(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    let pw = userinfo.split_once(':')?.1;
+    (!pw.is_empty()).then(|| pw.to_owned())
+}
+
+fn env_value(raw: &str) -> toml::Value {
+    // `5`, `true`, `["push", "index"]` are TOML; anything else (a URL, a path) is a string.
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = keys.split_last().ok_or("no key")?;
+    let mut t = table;
+    for k in parents {
+        let entry = t
+            .entry(k.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{k} is not a section"))?;
+    }
+    t.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("netkan.toml");
+        std::fs::write(&path, "[jobs]\nlease_ms = 4000\nmax_attempts = 3\n").unwrap();
+        let s = Settings::load_from(
+            Some(&path),
+            &env(&[
+                ("NETKAN__JOBS__MAX_ATTEMPTS", "7"),
+                ("REDIS_URL", "redis://:pw@127.0.0.1:7000/0"),
+                ("NETKAN__WORKER__ROLES", "[\"noop\"]"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.jobs.lease_ms, 4000);
+        assert_eq!(s.jobs.max_attempts, 7);
+        assert_eq!(s.worker.roles, vec!["noop".to_string()]);
+        assert_eq!(s.secrets(), vec!["pw".to_string()]);
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("pw@"), "secret leaked into {debug}");
+    }
+
+    #[test]
+    fn errors_name_the_key_or_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[jobs]\nlease_msx = 4000\n").unwrap();
+        let e = Settings::load_from(Some(&path), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lease_msx") && e.contains("bad.toml"), "{e}");
+
+        let e = Settings::load_from(None, &env(&[("NETKAN__JOBS__MAX_ATTEMPTS", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("NETKAN__JOBS__MAX_ATTEMPTS"), "{e}");
+
+        let e = Settings::load_from(None, &env(&[("NETKAN__JOBS__MAX_ATTEMPTS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("jobs.max_attempts"), "{e}");
+
+        let e = Settings::load_from(None, &env(&[("REDIS_URL", "http://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("redis.url"), "{e}");
+    }
+}

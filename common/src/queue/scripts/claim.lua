@@ -1,0 +1,120 @@
+-- Claim up to N waiting jobs for a worker, lanes in the order given (every high lane before
+-- any low lane), giving each a record hash (state running), a lease and a new fencing token.
+-- KEYS[1..L]: the lane streams, in claim order
+-- ARGV[1]: prefix; ARGV[2]: worker id; ARGV[3]: max jobs; ARGV[4]: lease ms;
+-- ARGV[5]: dead retention seconds; ARGV[6]: L; ARGV[6+j]: queue of lane j; ARGV[6+L+j]: lane name of lane j
+-- Returns: {jobs, buried, cursors}
+--   jobs: 14 values per job: id, token, attempt, kind, queue, lane, game, parent, body, attrs,
+--     dedup, created ms, log length, id of a newer request with the same dedup key ('' if none)
+--   buried: ids given to entries that could not be decoded, now in the dead-letter list
+--   cursors: when nothing was claimed, the last generated id of each lane (for XREAD BLOCK)
+local prefix, worker = ARGV[1], ARGV[2]
+local want, lease_ms, dead_ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local nlanes = tonumber(ARGV[6])
+local now = now_ms()
+local jobs, buried, cursors = {}, {}, {}
+local claimed = 0
+
+-- An entry that cannot be decoded becomes a dead job of its own, with a name-based (v5-style)
+-- id derived from where it was found, so the operator can see it and delete it.
+local function bury(stream, queue, lane, sid, fields, reason)
+  local h = redis.sha1hex(stream .. '/' .. sid)
+  local variant = ({'8', '9', 'a', 'b'})[tonumber(string.sub(h, 17, 17), 16) % 4 + 1]
+  local gid = string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-5' .. string.sub(h, 14, 16) ..
+    '-' .. variant .. string.sub(h, 18, 20) .. '-' .. string.sub(h, 21, 32)
+  local raw = {}
+  for j = 1, #fields, 2 do raw[#raw + 1] = tostring(fields[j]) .. '=' .. tostring(fields[j + 1]) end
+  local jk = job_key(prefix, gid)
+  redis.call('HSET', jk, 'kind', '', 'queue', queue, 'lane', lane, 'game', '', 'state', 'dead',
+    'created', stream_ms(sid), 'finished', now, 'attempts', 0, 'worker', worker,
+    'error', reason .. ' (stream entry ' .. sid .. ' of ' .. stream .. ')',
+    'body', table.concat(raw, '\n'))
+  redis.call('EXPIRE', jk, dead_ttl)
+  redis.call('ZADD', queue_key(prefix, queue, 'dead'), now, gid)
+  buried[#buried + 1] = gid
+end
+
+for l = 1, nlanes do
+  if claimed >= want then break end
+  local stream, queue, lane = KEYS[l], ARGV[6 + l], ARGV[6 + nlanes + l]
+  local entries = redis.call('XRANGE', stream, '-', '+', 'COUNT', want - claimed)
+  if #entries > 0 then
+    local sids, leases = {}, {}
+    for _, e in ipairs(entries) do
+      local sid, f = e[1], e[2]
+      sids[#sids + 1] = sid
+      local fields = {}
+      for j = 1, #f, 2 do fields[f[j]] = f[j + 1] end
+      local id = fields.id
+      local jk = valid_id(id) and job_key(prefix, id)
+      if not jk then
+        bury(stream, queue, lane, sid, f, 'undecodable queue entry: field "id" missing or not a lower-case UUID')
+      elseif fields.kind ~= nil and fields.kind ~= '' then
+        -- A fresh job: its stream entry becomes its record.
+        redis.call('HDEL', index_key(prefix, id), id)
+        local token = redis.call('HINCRBY', jk, 'token', 1)
+        local attempt = redis.call('HINCRBY', jk, 'attempts', 1)
+        local parent, body, attrs, dedup = fields.parent or '', fields.body or '', fields.attrs or '', fields.dedup or ''
+        local game = fields.game or ''
+        redis.call('HSET', jk, 'kind', fields.kind, 'queue', queue, 'lane', lane, 'game', game,
+          'parent', parent, 'body', body, 'attrs', attrs, 'dedup', dedup, 'created', stream_ms(sid),
+          'state', 'running', 'started', now, 'worker', worker)
+        leases[#leases + 1] = now + lease_ms
+        leases[#leases + 1] = id
+        local newer = ''
+        if dedup ~= '' then
+          newer = redis.call('HGET', queue_key(prefix, queue, 'latest'), dedup) or ''
+          if newer == id then newer = '' end
+        end
+        claimed = claimed + 1
+        for _, v in ipairs({id, token, attempt, fields.kind, queue, lane, game, parent, body, attrs,
+            dedup, stream_ms(sid), redis.call('LLEN', log_key(prefix, id)), newer}) do
+          jobs[#jobs + 1] = v
+        end
+      else
+        -- A job coming back (retry, expired lease, hand-back): its record already holds it.
+        local r = redis.call('HMGET', jk, 'kind', 'game', 'parent', 'body', 'attrs', 'dedup', 'created', 'state')
+        if not r[1] or r[1] == '' then
+          bury(stream, queue, lane, sid, f, 'queue entry names job ' .. id .. ' which has no record')
+        elseif r[8] ~= 'queued' then
+          -- Already running or finished elsewhere (an operator re-queued it twice): drop the duplicate entry.
+        else
+          local token = redis.call('HINCRBY', jk, 'token', 1)
+          local attempt = redis.call('HINCRBY', jk, 'attempts', 1)
+          redis.call('HSET', jk, 'state', 'running', 'started', now, 'worker', worker, 'lane', lane)
+          redis.call('HDEL', jk, 'retry_at', 'stream')
+          leases[#leases + 1] = now + lease_ms
+          leases[#leases + 1] = id
+          local newer = ''
+          if r[6] and r[6] ~= '' then
+            newer = redis.call('HGET', queue_key(prefix, queue, 'latest'), r[6]) or ''
+            if newer == id then newer = '' end
+          end
+          claimed = claimed + 1
+          for _, v in ipairs({id, token, attempt, r[1], queue, lane, r[2] or '', r[3] or '', r[4] or '',
+              r[5] or '', r[6] or '', r[7] or '0', redis.call('LLEN', log_key(prefix, id)), newer}) do
+            jobs[#jobs + 1] = v
+          end
+        end
+      end
+    end
+    redis.call('XDEL', stream, unpack(sids))
+    if #leases > 0 then
+      redis.call('ZADD', queue_key(prefix, queue, 'leases'), unpack(leases))
+    end
+  end
+end
+
+if claimed == 0 and #buried == 0 then
+  for l = 1, nlanes do
+    local last = '0-0'
+    if redis.call('EXISTS', KEYS[l]) == 1 then
+      local info = redis.call('XINFO', 'STREAM', KEYS[l])
+      for j = 1, #info, 2 do
+        if info[j] == 'last-generated-id' then last = info[j + 1] end
+      end
+    end
+    cursors[#cursors + 1] = last
+  end
+end
+return {jobs, buried, cursors}

@@ -1,0 +1,24 @@
+-- Helpers shared by every script; prepended to each script's source at build time.
+-- Key spellings here must match common/src/keys.rs (checked by a unit test there).
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function job_key(prefix, id) return prefix .. 'job:' .. id end
+local function log_key(prefix, id) return prefix .. 'job:' .. id .. ':log' end
+local function children_key(prefix, id) return prefix .. 'job:' .. id .. ':children' end
+local function index_key(prefix, id) return prefix .. 'queued:' .. string.sub(id, 1, 3) end
+local function queue_key(prefix, queue, part) return prefix .. 'queue:' .. queue .. ':' .. part end
+
+-- Lower-case hyphenated UUIDs only: keys are spelled from the id, so one job has one spelling.
+local function valid_id(id)
+  return type(id) == 'string' and string.len(id) == 36 and
+    string.match(id, '^[0-9a-f]+%-[0-9a-f]+%-[0-9a-f]+%-[0-9a-f]+%-[0-9a-f]+$') ~= nil
+end
+
+-- The stream ID's millisecond part is the time the entry was added.
+local function stream_ms(sid)
+  return tonumber(string.match(sid, '^(%d+)'))
+end

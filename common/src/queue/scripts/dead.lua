@@ -1,0 +1,26 @@
+-- Operator repair of the dead-letter list: retry a dead job (same id, attempts reset) or delete it.
+-- KEYS: none fixed; derived from the prefix
+-- ARGV[1]: prefix; ARGV[2]: 'retry' or 'delete'; ARGV[3]: job id
+-- Returns: 1 if done, 0 if the job is not in its queue's dead-letter list
+local prefix, action, id = ARGV[1], ARGV[2], ARGV[3]
+local jk = job_key(prefix, id)
+local r = redis.call('HMGET', jk, 'queue', 'lane', 'kind')
+if not r[1] or redis.call('ZREM', queue_key(prefix, r[1], 'dead'), id) == 0 then return 0 end
+redis.call('ZREM', prefix .. 'jobs:finished', id)
+if action == 'delete' then
+  redis.call('DEL', jk, log_key(prefix, id), children_key(prefix, id))
+  return 1
+end
+if not r[3] or r[3] == '' then
+  -- An undecodable entry has nothing to run; retrying it would only bury it again.
+  redis.call('ZADD', queue_key(prefix, r[1], 'dead'), 'NX', now_ms(), id)
+  return redis.error_reply('job ' .. id .. ' was an undecodable queue entry and cannot be retried; delete it')
+end
+redis.call('PERSIST', jk)
+redis.call('PERSIST', log_key(prefix, id))
+redis.call('PERSIST', children_key(prefix, id))
+redis.call('HSET', jk, 'attempts', 0)
+redis.call('HDEL', jk, 'finished')
+local sid = redis.call('XADD', queue_key(prefix, r[1], r[2] or 'high'), '*', 'id', id)
+redis.call('HSET', jk, 'state', 'queued', 'stream', sid)
+return 1

@@ -1,0 +1,53 @@
+-- Enqueue jobs, each at the end of its queue's lane stream; a queued job has no record hash
+-- yet: its stream entry is the record, found through the queued-index shard.
+-- KEYS[1]: the set of queue names
+-- KEYS[2+4i .. 5+4i] for job i (0-based): lane stream, queued-index shard of the id,
+--   latest hash of the queue (dedup), children list of the parent (any key when no parent)
+-- ARGV[1]: prefix; ARGV[2]: number of jobs
+-- ARGV[3+9i .. 11+9i] for job i: id, kind, queue, lane, game, parent (''), body, attrs JSON (''),
+--   dedup key ('')
+-- Returns: for each job the id it is known by: its own, or the id of a waiting job with the same
+--   dedup key, lane, body and attributes, which it was coalesced into.
+local prefix = ARGV[1]
+local n = tonumber(ARGV[2])
+local out = {}
+for i = 0, n - 1 do
+  local k = 2 + 4 * i
+  local a = 3 + 9 * i
+  local stream, shard, latest, children = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  local id, kind, queue, lane, game = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local parent, body, attrs, dedup = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
+  local known_as = id
+  if dedup ~= '' then
+    -- Coalesce only into a request that is still waiting and asks for exactly the same thing;
+    -- any difference enqueues this one, and the older one is skipped when claimed (superseded).
+    local older = redis.call('HGET', latest, dedup)
+    if older and older ~= id then
+      local loc = redis.call('HGET', index_key(prefix, older), older)
+      if loc then
+        local oq, ol, osid = string.match(loc, '^(%S+) (%S+) (%S+)$')
+        if oq == queue and ol == lane then
+          local e = redis.call('XRANGE', stream, osid, osid)
+          if e[1] then
+            local f = e[1][2]
+            local fields = {}
+            for j = 1, #f, 2 do fields[f[j]] = f[j + 1] end
+            if fields.body == body and fields.attrs == attrs and fields.game == game and fields.kind == kind then
+              known_as = older
+            end
+          end
+        end
+      end
+    end
+  end
+  if known_as == id then
+    local sid = redis.call('XADD', stream, '*', 'id', id, 'kind', kind, 'game', game,
+      'parent', parent, 'body', body, 'attrs', attrs, 'dedup', dedup)
+    redis.call('HSET', shard, id, queue .. ' ' .. lane .. ' ' .. sid)
+    redis.call('SADD', KEYS[1], queue)
+    if parent ~= '' then redis.call('RPUSH', children, id) end
+    if dedup ~= '' then redis.call('HSET', latest, dedup, id) end
+  end
+  out[#out + 1] = known_as
+end
+return out

@@ -1,0 +1,55 @@
+-- Periodic upkeep of queues, safe to run from every worker at once: put jobs whose retry is
+-- due back in their lane; take jobs whose lease expired (their worker died) away from that
+-- worker and queue them again, or bury them if their attempts are used up; trim the dead list.
+-- KEYS: none fixed; the keys of each queue named in ARGV are derived from the prefix
+-- ARGV[1]: prefix; ARGV[2]: max attempts; ARGV[3]: most jobs to move per queue and kind of move;
+-- ARGV[4]: dead retention seconds; ARGV[5..]: queue names
+-- Returns: pairs of id and what happened: 'retry' (backoff over), 'requeued' (lease expired),
+--   'dead' (lease expired on the last attempt)
+local prefix, max_attempts, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local dead_ttl = tonumber(ARGV[4])
+local now = now_ms()
+local out = {}
+
+local function requeue(queue, id, jk)
+  local lane = redis.call('HGET', jk, 'lane') or 'high'
+  local sid = redis.call('XADD', queue_key(prefix, queue, lane), '*', 'id', id)
+  redis.call('HSET', jk, 'state', 'queued', 'stream', sid)
+end
+
+for q = 5, #ARGV do
+  local queue = ARGV[q]
+  local retry = queue_key(prefix, queue, 'retry')
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', retry, '-inf', now, 'LIMIT', 0, limit)) do
+    redis.call('ZREM', retry, id)
+    local jk = job_key(prefix, id)
+    if redis.call('HGET', jk, 'state') == 'queued' then
+      requeue(queue, id, jk)
+      redis.call('HDEL', jk, 'retry_at')
+      out[#out + 1] = id; out[#out + 1] = 'retry'
+    end
+  end
+  local leases = queue_key(prefix, queue, 'leases')
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, limit)) do
+    redis.call('ZREM', leases, id)
+    local jk = job_key(prefix, id)
+    local r = redis.call('HMGET', jk, 'state', 'attempts', 'worker')
+    if r[1] == 'running' then
+      local msg = 'lease expired: worker ' .. (r[3] or '?') .. ' stopped renewing it during attempt ' .. (r[2] or '?')
+      if tonumber(r[2] or '0') >= max_attempts then
+        redis.call('HSET', jk, 'state', 'dead', 'finished', now, 'error', msg)
+        redis.call('ZADD', queue_key(prefix, queue, 'dead'), now, id)
+        redis.call('EXPIRE', jk, dead_ttl)
+        redis.call('EXPIRE', log_key(prefix, id), dead_ttl)
+        redis.call('EXPIRE', children_key(prefix, id), dead_ttl)
+        out[#out + 1] = id; out[#out + 1] = 'dead'
+      else
+        redis.call('HSET', jk, 'error', msg)
+        requeue(queue, id, jk)
+        out[#out + 1] = id; out[#out + 1] = 'requeued'
+      end
+    end
+  end
+  redis.call('ZREMRANGEBYSCORE', queue_key(prefix, queue, 'dead'), '-inf', now - dead_ttl * 1000)
+end
+return out

@@ -1,0 +1,65 @@
+//! The Lua scripts that make every multi-key queue transition atomic. Each `.lua` file starts
+//! with its KEYS, ARGV and return value; `common.lua` (key spellings, time, id checks) is
+//! prepended to each.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// A script's source and the key spellings it relies on (checked against `Keys`).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) struct ScriptSource {
+    pub(crate) name: &'static str,
+    pub(crate) source: &'static str,
+    pub(crate) key_parts: &'static [&'static str],
+}
+
+macro_rules! script {
+    ($name:literal, $file:literal, $parts:expr) => {
+        ScriptSource {
+            name: $name,
+            source: concat!(include_str!("common.lua"), "\n", include_str!($file)),
+            key_parts: $parts,
+        }
+    };
+}
+
+pub(crate) const ENQUEUE: ScriptSource = script!("enqueue", "enqueue.lua", &["'queued:'"]);
+pub(crate) const CLAIM: ScriptSource =
+    script!("claim", "claim.lua", &["'job:'", "'queue:'", "':log'"]);
+pub(crate) const RENEW: ScriptSource = script!("renew", "renew.lua", &["'leases'"]);
+pub(crate) const FINISH: ScriptSource = script!(
+    "finish",
+    "finish.lua",
+    &["':children'", "'latest'", "'dead'", "'retry'"]
+);
+pub(crate) const MAINTAIN: ScriptSource =
+    script!("maintain", "maintain.lua", &["'leases'", "'retry'"]);
+pub(crate) const RELEASE: ScriptSource = script!("release", "release.lua", &["'leases'"]);
+pub(crate) const DEAD: ScriptSource = script!("dead", "dead.lua", &["'jobs:finished'", "'dead'"]);
+
+/// Every script, for the key-spelling test.
+#[cfg(test)]
+pub(crate) const ALL_SOURCES: [ScriptSource; 7] =
+    [ENQUEUE, CLAIM, RENEW, FINISH, MAINTAIN, RELEASE, DEAD];
+
+/// The loaded scripts (each hashed once; sent by SHA with a fallback to the source).
+pub(crate) struct Scripts {
+    pub(crate) enqueue: Script,
+    pub(crate) claim: Script,
+    pub(crate) renew: Script,
+    pub(crate) finish: Script,
+    pub(crate) maintain: Script,
+    pub(crate) release: Script,
+    pub(crate) dead: Script,
+}
+
+pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    enqueue: Script::new(ENQUEUE.source),
+    claim: Script::new(CLAIM.source),
+    renew: Script::new(RENEW.source),
+    finish: Script::new(FINISH.source),
+    maintain: Script::new(MAINTAIN.source),
+    release: Script::new(RELEASE.source),
+    dead: Script::new(DEAD.source),
+});

@@ -1,0 +1,246 @@
+//! A private `redis-server` child process: the embedded default of `netkan up` when no Redis
+//! is configured, and the per-test server of the test harness.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+/// Why a private Redis could not be started.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RedisServerError {
+    /// The binary is not installed.
+    #[error(
+        "cannot run {bin:?}: {source}. Install Redis (Debian: `apt-get install -y redis-server`) or set REDIS_SERVER_BIN / redis.server_bin"
+    )]
+    Missing {
+        /// The binary tried.
+        bin: String,
+        /// The spawn error.
+        source: std::io::Error,
+    },
+    /// It started but did not answer in time, or exited.
+    #[error("redis-server on port {port} did not become ready: {reason}; log tail:\n{log_tail}")]
+    NotReady {
+        /// Its port.
+        port: u16,
+        /// What went wrong.
+        reason: String,
+        /// The end of its log file.
+        log_tail: String,
+    },
+    /// Preparing its directory failed.
+    #[error("redis-server data directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// How to start the child.
+#[derive(Debug, Clone)]
+pub struct RedisServerOptions {
+    /// The binary (`redis-server`).
+    pub bin: String,
+    /// Its working and data directory.
+    pub dir: PathBuf,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Append-only persistence with `appendfsync everysec` (the embedded default) or none
+    /// (tests).
+    pub persistent: bool,
+}
+
+/// A running `redis-server` child, stopped when dropped.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts the server and waits until it answers `PING` (up to 10 s).
+    pub fn start(opts: &RedisServerOptions) -> Result<Self, RedisServerError> {
+        std::fs::create_dir_all(&opts.dir).map_err(|source| RedisServerError::Dir {
+            path: opts.dir.clone(),
+            source,
+        })?;
+        let mut last_err = None;
+        // A port picked free can be taken before the server binds it; try a few.
+        for _ in 0..5 {
+            let port = if opts.port == 0 {
+                free_port()
+            } else {
+                opts.port
+            };
+            match Self::start_on(opts, port) {
+                Ok(s) => return Ok(s),
+                Err(e @ RedisServerError::Missing { .. }) => return Err(e),
+                Err(e) if opts.port != 0 => return Err(e),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.expect("the loop ran at least once"))
+    }
+
+    fn start_on(opts: &RedisServerOptions, port: u16) -> Result<Self, RedisServerError> {
+        let log = opts.dir.join("redis.log");
+        let mut cmd = Command::new(&opts.bin);
+        cmd.arg("--port")
+            .arg(port.to_string())
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--dir")
+            .arg(&opts.dir)
+            .arg("--logfile")
+            .arg(&log)
+            .arg("--daemonize")
+            .arg("no")
+            .arg("--save")
+            .arg("")
+            .arg("--protected-mode")
+            .arg("yes")
+            // Queue keys must never be evicted: Redis refuses writes when full instead.
+            .arg("--maxmemory-policy")
+            .arg("noeviction");
+        if opts.persistent {
+            cmd.args(["--appendonly", "yes", "--appendfsync", "everysec"]);
+        } else {
+            cmd.args(["--appendonly", "no"]);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().map_err(|source| RedisServerError::Missing {
+            bin: opts.bin.clone(),
+            source,
+        })?;
+        let mut server = Self {
+            child: Some(child),
+            port,
+            dir: opts.dir.clone(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if ping(port) {
+                return Ok(server);
+            }
+            if let Some(child) = server.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                server.child = None;
+                return Err(server.not_ready(format!("exited with {status}")));
+            }
+            if Instant::now() > deadline {
+                return Err(server.not_ready("no answer to PING within 10 s".into()));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn not_ready(&self, reason: String) -> RedisServerError {
+        RedisServerError::NotReady {
+            port: self.port,
+            reason,
+            log_tail: log_tail(&self.dir.join("redis.log")),
+        }
+    }
+
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Its data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Stops it: `SHUTDOWN` (so persistent data is flushed), then a kill if it lingers.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = send_raw(self.port, b"SHUTDOWN\r\n");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Kills it with SIGKILL, as a crash would (for fault tests).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory after `stop` or `kill`.
+    pub fn restart(&mut self, opts: &RedisServerOptions) -> Result<(), RedisServerError> {
+        self.stop();
+        let again = Self::start_on(opts, self.port)?;
+        *self = again;
+        Ok(())
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+fn ping(port: u16) -> bool {
+    matches!(send_raw(port, b"PING\r\n"), Ok(reply) if reply.starts_with("+PONG"))
+}
+
+fn send_raw(port: u16, command: &[u8]) -> std::io::Result<String> {
+    use std::io::Write;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
+    stream.set_read_timeout(Some(Duration::from_millis(500)))?;
+    stream.write_all(command)?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line)?;
+    Ok(line)
+}
+
+fn log_tail(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| {
+            let lines: Vec<&str> = s.lines().collect();
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        })
+        .unwrap_or_else(|e| format!("(no log: {e})"))
+}
