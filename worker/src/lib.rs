@@ -1,1 +1,63 @@
-//! The job runner and one module per job kind.
+//! Long-running netkan workers: a generic job runner and the concrete job kinds.
+//!
+//! # Layout
+//! - `runner`: claiming in batches, leases and heartbeats, panics as failures, the batching
+//!   writer of logs and outcomes, queue upkeep, reconnection, graceful shutdown.
+//! - `context`: what a handler gets (`JobContext`) and returns (`JobError`); the `Registry`.
+//! - `jobs`: one module per job kind, grouped into roles.
+//! - `bench`: the job-core benchmark (`netkan-worker bench`).
+
+pub mod bench;
+pub mod context;
+pub mod jobs;
+pub mod runner;
+
+use std::time::Duration;
+
+use netkan_common::config::Settings;
+use netkan_common::log::Redactor;
+use tokio_util::sync::CancellationToken;
+
+pub use context::{JobContext, JobError, JobResult, Registry};
+pub use runner::{Role, RunReport, RunnerConfig};
+
+/// Runs a worker for the roles in `settings` against `redis_url` until `shutdown`.
+///
+/// # Errors
+/// If the settings name an unknown role or Redis cannot be reached at start-up.
+pub async fn run(
+    settings: &Settings,
+    redis_url: &str,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunReport> {
+    let roles = jobs::roles(&settings.worker)?;
+    let cfg = RunnerConfig {
+        worker_id: runner::new_worker_id(),
+        redis_url: redis_url.to_owned(),
+        queue: settings.job_queue(),
+        pool: netkan_common::connect::pool(redis_url, settings.redis.pool_size)?,
+        roles,
+        claim_batch: settings.worker.claim_batch,
+        shutdown_timeout: Duration::from_secs(settings.worker.shutdown_timeout_secs),
+        redactor: Redactor::new(settings.secrets()),
+    };
+    runner::run(cfg, shutdown).await
+}
+
+/// Cancels `token` on SIGTERM or SIGINT (Ctrl-C); a second signal exits at once.
+pub async fn shutdown_on_signals(token: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    tracing::info!("shutdown requested");
+    token.cancel();
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    tracing::warn!("second signal: exiting now");
+    std::process::exit(130);
+}

@@ -1,0 +1,46 @@
+//! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
+
+pub mod noop;
+
+use netkan_common::QueueName;
+use netkan_common::config::WorkerSettings;
+
+use crate::context::Registry;
+use crate::runner::Role;
+
+/// Every role this build knows.
+pub const ROLES: &[&str] = &[noop::ROLE];
+
+/// Builds the roles named in the settings (all known roles when none are named).
+///
+/// # Errors
+/// If a role name is unknown; the message lists the known ones.
+pub fn roles(settings: &WorkerSettings) -> anyhow::Result<Vec<Role>> {
+    let names: Vec<String> = if settings.roles.is_empty() {
+        ROLES.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        settings.roles.clone()
+    };
+    names
+        .iter()
+        .map(|name| {
+            let mut registry = Registry::new();
+            let queues = match name.as_str() {
+                noop::ROLE => {
+                    noop::register(&mut registry);
+                    vec![QueueName::new(noop::QUEUE)?]
+                }
+                other => anyhow::bail!(
+                    "worker.roles: unknown role {other:?}; known roles: {}",
+                    ROLES.join(", ")
+                ),
+            };
+            Ok(Role {
+                name: name.clone(),
+                queues,
+                concurrency: settings.concurrency_of(name),
+                registry,
+            })
+        })
+        .collect()
+}

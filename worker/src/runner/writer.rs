@@ -1,0 +1,117 @@
+//! The writer: one task that sends every job's log lines and every acknowledgement to Redis,
+//! batching whatever has piled up since the last round trip. This is what lets a worker
+//! finish tens of thousands of jobs a second: one pipeline and one script call carry the
+//! lines and outcomes of many jobs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use netkan_common::queue::{Finish, Outcome};
+use netkan_common::{JobId, JobQueue, QueueError};
+use redis::aio::ConnectionManager;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tracing::{error, warn};
+
+use super::HeldJobs;
+
+/// A write for the writer task.
+#[derive(Debug)]
+pub(crate) enum WriteOp {
+    /// Append a formatted line to a job's log.
+    Line { id: JobId, line: String },
+    /// Record an attempt's outcome; the lease is dropped from `held` once recorded.
+    Finish(Finish),
+}
+
+/// Most operations combined into one round trip.
+const MAX_BATCH: usize = 2048;
+
+pub(crate) async fn run(
+    mut rx: UnboundedReceiver<WriteOp>,
+    queue: JobQueue,
+    mut conn: ConnectionManager,
+    held: Arc<Mutex<HeldJobs>>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(op) = rx.recv().await {
+        batch.push(op);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut delay = Duration::from_millis(50);
+        let mut tries = 0u32;
+        // Lines and outcomes are never dropped on a connection problem: retry until Redis is
+        // back. A lease that expires meanwhile makes the outcome stale, which is safe.
+        loop {
+            match write(&queue, &mut conn, &batch, &held).await {
+                Ok(()) => break,
+                Err(e) if e.is_connection() || tries < 3 => {
+                    tries += 1;
+                    warn!(error = %e, tries, "writing job logs and outcomes failed, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    error!(error = %e, ops = batch.len(), "writing job logs and outcomes failed; dropping this batch");
+                    break;
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+async fn write(
+    queue: &JobQueue,
+    conn: &mut ConnectionManager,
+    batch: &[WriteOp],
+    held: &Arc<Mutex<HeldJobs>>,
+) -> Result<(), QueueError> {
+    // Lines of one job go in one RPUSH, in order; lines precede the outcome they lead to.
+    let mut order: Vec<JobId> = Vec::new();
+    let mut lines: HashMap<JobId, Vec<&str>> = HashMap::new();
+    let mut finishes: Vec<Finish> = Vec::new();
+    for op in batch {
+        match op {
+            WriteOp::Line { id, line } => {
+                lines
+                    .entry(*id)
+                    .or_insert_with(|| {
+                        order.push(*id);
+                        Vec::new()
+                    })
+                    .push(line);
+            }
+            WriteOp::Finish(f) => finishes.push(f.clone()),
+        }
+    }
+    if !order.is_empty() {
+        let mut pipe = redis::pipe();
+        for id in &order {
+            pipe.cmd("RPUSH")
+                .arg(queue.keys().log(id))
+                .arg(&lines[id])
+                .ignore();
+        }
+        let () = pipe.query_async(conn).await?;
+    }
+    if !finishes.is_empty() {
+        let recorded = queue.finish(conn, &finishes).await?;
+        let mut held = held.lock().expect("held-jobs lock is never poisoned");
+        for (f, ok) in finishes.iter().zip(recorded) {
+            held.remove(&f.id);
+            if !ok {
+                let what = match &f.outcome {
+                    Outcome::Succeeded => "success",
+                    _ => "failure",
+                };
+                warn!(job.id = %f.id, queue = %f.queue, "late {what} of job {} rejected: its lease had been taken over", f.id);
+            }
+        }
+    }
+    Ok(())
+}
