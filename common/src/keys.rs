@@ -76,15 +76,24 @@ impl Keys {
         format!("{}job:{}:children", self.prefix, id)
     }
 
-    /// The shard of the index from a not-yet-claimed job id to its place in a queue stream.
+    /// The shard of a lane's index from a not-yet-claimed job id to its stream entry.
     ///
     /// A job has no record hash until it is first claimed: its stream entry is the record.
-    /// This index finds that entry. It is split into 4,096 small hashes by the first three hex
-    /// digits of the id so that each stays in Redis's compact listpack encoding, which keeps
-    /// a queued job within its memory budget (see docs/BENCHMARKS.md).
-    pub fn queued_index(&self, id: &JobId) -> String {
+    /// This index finds that entry. Each value is the entry's stream id `<ms>-<seq>`, packed
+    /// as the integer `ms·100 + seq` when `seq < 100` (see [`crate::queue::unpack_stream_id`]),
+    /// because Redis stores such a value in 9 bytes instead of 17. The index is split into
+    /// 4,096 small hashes by the first three hex digits of the id so each stays in Redis's
+    /// compact listpack encoding. Both keep a queued job within its memory budget
+    /// (docs/BENCHMARKS.md).
+    pub fn queued_index(&self, queue: &QueueName, lane: Lane, id: &JobId) -> String {
         let hex = id.to_string();
-        format!("{}queued:{}", self.prefix, &hex[..3])
+        format!(
+            "{}queue:{}:{}:queued:{}",
+            self.prefix,
+            queue,
+            lane.as_str(),
+            &hex[..3]
+        )
     }
 
     /// Sorted set of finished job ids scored by finish time, for listing recent jobs.
@@ -126,8 +135,11 @@ mod tests {
             keys.children(&id),
             "p:job:0f8fad5b-d9cb-469f-a165-70867728950e:children"
         );
-        assert_eq!(keys.queued_index(&id), "p:queued:0f8");
         let q = QueueName::new("push").unwrap();
+        assert_eq!(
+            keys.queued_index(&q, Lane::Low, &id),
+            "p:queue:push:low:queued:0f8"
+        );
         assert_eq!(keys.lane(&q, Lane::High), "p:queue:push:high");
         assert_eq!(keys.leases(&q), "p:queue:push:leases");
         for script in crate::queue::scripts::ALL_SOURCES {

@@ -109,7 +109,12 @@ impl RedisServer {
             .arg("yes")
             // Queue keys must never be evicted: Redis refuses writes when full instead.
             .arg("--maxmemory-policy")
-            .arg("noeviction");
+            .arg("noeviction")
+            // Job records hold bodies of a few KB (a .netkan, a .ckan); allowing such values
+            // in the compact listpack encoding roughly halves a finished job's memory. The same
+            // line is in deploy/redis.conf for a Redis run by the operator.
+            .arg("--hash-max-listpack-value")
+            .arg("8192");
         if opts.persistent {
             cmd.args(["--appendonly", "yes", "--appendfsync", "everysec"]);
         } else {

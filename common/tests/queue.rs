@@ -379,6 +379,11 @@ async fn high_lane_jobs_are_claimed_before_scheduled_ones() {
         .collect();
     jq.enqueue(&mut conn, &low).await.unwrap();
     jq.enqueue(&mut conn, &high).await.unwrap();
+    let waiting = jq.job(&mut conn, &low[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (waiting.state, waiting.lane, waiting.body.as_str()),
+        (JobState::Queued, Lane::Low, "s0")
+    );
     let claim = jq
         .claim(&mut conn, "w", std::slice::from_ref(&queue), 4, 0)
         .await

@@ -100,31 +100,46 @@ impl JobQueue {
         conn: &mut C,
         id: &JobId,
     ) -> Result<Option<JobRecord>, QueueError> {
-        let (fields, index, children): (HashMap<String, String>, Option<String>, Vec<String>) =
-            redis::pipe()
-                .cmd("HGETALL")
-                .arg(self.keys.job(id))
-                .cmd("HGET")
-                .arg(self.keys.queued_index(id))
-                .arg(id.to_string())
-                .cmd("LRANGE")
-                .arg(self.keys.children(id))
-                .arg(0)
-                .arg(-1)
-                .query_async(conn)
-                .await?;
+        let queues = self.queue_names(conn).await?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGETALL")
+            .arg(self.keys.job(id))
+            .cmd("LRANGE")
+            .arg(self.keys.children(id))
+            .arg(0)
+            .arg(-1);
+        let places: Vec<(&QueueName, Lane)> = queues
+            .iter()
+            .flat_map(|q| Lane::ALL.map(|l| (q, l)))
+            .collect();
+        for (q, lane) in &places {
+            pipe.cmd("HGET")
+                .arg(self.keys.queued_index(q, *lane, id))
+                .arg(id.to_string());
+        }
+        let mut replies: Vec<redis::Value> = pipe.query_async(conn).await?;
+        let index: Vec<redis::Value> = replies.split_off(2.min(replies.len()));
+        let mut replies = replies.into_iter();
+        let fields: HashMap<String, String> =
+            redis::from_redis_value(replies.next().unwrap_or(redis::Value::Nil))
+                .map_err(|e| QueueError::Reply(e.to_string()))?;
+        let children: Vec<String> =
+            redis::from_redis_value(replies.next().unwrap_or(redis::Value::Nil))
+                .map_err(|e| QueueError::Reply(e.to_string()))?;
         let children = children.iter().filter_map(|c| c.parse().ok()).collect();
         if !fields.is_empty() {
             return Ok(Some(record_from_hash(*id, &fields, children)));
         }
         // Not claimed yet: the stream entry is the record.
-        let Some(loc) = index else { return Ok(None) };
-        let mut parts = loc.splitn(3, ' ');
-        let (Some(q), Some(lane), Some(sid)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(QueueError::Reply(format!("bad queued-index entry {loc:?}")));
+        let Some((queue, lane, packed)) = places
+            .into_iter()
+            .zip(index)
+            .find_map(|((q, l), v)| Some((q.clone(), l, super::text_opt(&v)?)))
+        else {
+            return Ok(None);
         };
-        let queue = QueueName::new(q)?;
-        let lane = Lane::parse(lane).unwrap_or_default();
+        let sid = super::unpack_stream_id(&packed);
+        let sid = sid.as_str();
         let entries: Vec<(String, HashMap<String, String>)> = redis::cmd("XRANGE")
             .arg(self.keys.lane(&queue, lane))
             .arg(sid)

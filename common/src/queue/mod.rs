@@ -146,7 +146,7 @@ impl JobQueue {
                 None => self.keys.queues(),
             };
             inv.key(self.keys.lane(&job.queue, job.lane))
-                .key(self.keys.queued_index(&job.id))
+                .key(self.keys.queued_index(&job.queue, job.lane, &job.id))
                 .key(self.keys.latest(&job.queue))
                 .key(parent_children);
             let attrs = if job.attributes.is_empty() {
@@ -433,6 +433,18 @@ impl JobQueue {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::unpack_stream_id;
+
+    #[test]
+    fn packed_stream_ids_unpack() {
+        assert_eq!(unpack_stream_id("173230000000012"), "1732300000000-12");
+        assert_eq!(unpack_stream_id("173230000000000"), "1732300000000-0");
+        assert_eq!(unpack_stream_id("1732300000000-345"), "1732300000000-345");
+    }
+}
+
 fn decode_claimed(held: Held, f: &[String]) -> Result<ClaimedJob, String> {
     let lane = Lane::parse(&f[5]).ok_or_else(|| format!("unknown lane {:?}", f[5]))?;
     let game = if f[6].is_empty() {
@@ -499,6 +511,24 @@ pub(crate) fn text(v: &Value) -> String {
         Value::Double(d) => d.to_string(),
         Value::Okay => "OK".into(),
         _ => String::new(),
+    }
+}
+
+/// Unpacks a stream id stored in the queued index (see [`Keys::queued_index`]).
+pub fn unpack_stream_id(v: &str) -> String {
+    if v.contains('-') {
+        return v.to_owned();
+    }
+    match v.parse::<u64>() {
+        Ok(n) => format!("{}-{}", n / 100, n % 100),
+        Err(_) => v.to_owned(),
+    }
+}
+
+pub(crate) fn text_opt(v: &Value) -> Option<String> {
+    match v {
+        Value::Nil => None,
+        other => Some(text(other)),
     }
 }
 

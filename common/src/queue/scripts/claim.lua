@@ -51,14 +51,18 @@ for l = 1, nlanes do
         bury(stream, queue, lane, sid, f, 'undecodable queue entry: field "id" missing or not a lower-case UUID')
       elseif fields.kind ~= nil and fields.kind ~= '' then
         -- A fresh job: its stream entry becomes its record.
-        redis.call('HDEL', index_key(prefix, id), id)
+        redis.call('HDEL', index_key(prefix, queue, lane, id), id)
         local token = redis.call('HINCRBY', jk, 'token', 1)
         local attempt = redis.call('HINCRBY', jk, 'attempts', 1)
         local parent, body, attrs, dedup = fields.parent or '', fields.body or '', fields.attrs or '', fields.dedup or ''
         local game = fields.game or ''
-        redis.call('HSET', jk, 'kind', fields.kind, 'queue', queue, 'lane', lane, 'game', game,
-          'parent', parent, 'body', body, 'attrs', attrs, 'dedup', dedup, 'created', stream_ms(sid),
-          'state', 'running', 'started', now, 'worker', worker)
+        -- Empty optional fields are left out: a record that stays small stays in Redis's compact encoding.
+        local rec = {'kind', fields.kind, 'queue', queue, 'lane', lane, 'game', game, 'body', body,
+          'created', stream_ms(sid), 'state', 'running', 'started', now, 'worker', worker}
+        if parent ~= '' then rec[#rec + 1] = 'parent'; rec[#rec + 1] = parent end
+        if attrs ~= '' then rec[#rec + 1] = 'attrs'; rec[#rec + 1] = attrs end
+        if dedup ~= '' then rec[#rec + 1] = 'dedup'; rec[#rec + 1] = dedup end
+        redis.call('HSET', jk, unpack(rec))
         leases[#leases + 1] = now + lease_ms
         leases[#leases + 1] = id
         local newer = ''

@@ -9,7 +9,23 @@ end
 local function job_key(prefix, id) return prefix .. 'job:' .. id end
 local function log_key(prefix, id) return prefix .. 'job:' .. id .. ':log' end
 local function children_key(prefix, id) return prefix .. 'job:' .. id .. ':children' end
-local function index_key(prefix, id) return prefix .. 'queued:' .. string.sub(id, 1, 3) end
+local function index_key(prefix, queue, lane, id)
+  return prefix .. 'queue:' .. queue .. ':' .. lane .. ':queued:' .. string.sub(id, 1, 3)
+end
+
+-- A stream id packed for the queued index: ms*100+seq when seq < 100 (an integer Redis stores
+-- in 9 bytes; it stays below 2^53, so Lua's doubles hold it exactly), else the id itself.
+local function pack_sid(sid)
+  local ms, seq = string.match(sid, '^(%d+)-(%d+)$')
+  if tonumber(seq) < 100 then return string.format('%.0f', tonumber(ms) * 100 + tonumber(seq)) end
+  return sid
+end
+local function unpack_sid(v)
+  if string.find(v, '-', 1, true) then return v end
+  local n = tonumber(v)
+  local seq = n % 100
+  return string.format('%.0f', (n - seq) / 100) .. '-' .. string.format('%d', seq)
+end
 local function queue_key(prefix, queue, part) return prefix .. 'queue:' .. queue .. ':' .. part end
 
 -- Lower-case hyphenated UUIDs only: keys are spelled from the id, so one job has one spelling.

@@ -1,7 +1,7 @@
 -- Enqueue jobs, each at the end of its queue's lane stream; a queued job has no record hash
--- yet: its stream entry is the record, found through the queued-index shard.
+-- yet: its stream entry is the record, found through the lane's queued index (id -> packed stream id).
 -- KEYS[1]: the set of queue names
--- KEYS[2+4i .. 5+4i] for job i (0-based): lane stream, queued-index shard of the id,
+-- KEYS[2+4i .. 5+4i] for job i (0-based): lane stream, the lane's queued-index shard of the id,
 --   latest hash of the queue (dedup), children list of the parent (any key when no parent)
 -- ARGV[1]: prefix; ARGV[2]: number of jobs
 -- ARGV[3+9i .. 11+9i] for job i: id, kind, queue, lane, game, parent (''), body, attrs JSON (''),
@@ -23,10 +23,10 @@ for i = 0, n - 1 do
     -- any difference enqueues this one, and the older one is skipped when claimed (superseded).
     local older = redis.call('HGET', latest, dedup)
     if older and older ~= id then
-      local loc = redis.call('HGET', index_key(prefix, older), older)
+      local loc = redis.call('HGET', index_key(prefix, queue, lane, older), older)
       if loc then
-        local oq, ol, osid = string.match(loc, '^(%S+) (%S+) (%S+)$')
-        if oq == queue and ol == lane then
+        local osid = unpack_sid(loc)
+        do
           local e = redis.call('XRANGE', stream, osid, osid)
           if e[1] then
             local f = e[1][2]
@@ -43,7 +43,7 @@ for i = 0, n - 1 do
   if known_as == id then
     local sid = redis.call('XADD', stream, '*', 'id', id, 'kind', kind, 'game', game,
       'parent', parent, 'body', body, 'attrs', attrs, 'dedup', dedup)
-    redis.call('HSET', shard, id, queue .. ' ' .. lane .. ' ' .. sid)
+    redis.call('HSET', shard, id, pack_sid(sid))
     redis.call('SADD', KEYS[1], queue)
     if parent ~= '' then redis.call('RPUSH', children, id) end
     if dedup ~= '' then redis.call('HSET', latest, dedup, id) end

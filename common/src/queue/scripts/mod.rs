@@ -24,7 +24,7 @@ macro_rules! script {
     };
 }
 
-pub(crate) const ENQUEUE: ScriptSource = script!("enqueue", "enqueue.lua", &["'queued:'"]);
+pub(crate) const ENQUEUE: ScriptSource = script!("enqueue", "enqueue.lua", &["':queued:'"]);
 pub(crate) const CLAIM: ScriptSource =
     script!("claim", "claim.lua", &["'job:'", "'queue:'", "':log'"]);
 pub(crate) const RENEW: ScriptSource = script!("renew", "renew.lua", &["'leases'"]);
