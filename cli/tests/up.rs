@@ -1,4 +1,5 @@
 //! `netkan up` as a process: embedded Redis, workers, clean stop, data kept across restarts.
+#![allow(clippy::unwrap_used)] // Test helpers fail loudly by design.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -1,4 +1,5 @@
 //! The job protocol against a real redis-server.
+#![allow(clippy::unwrap_used)] // Test helpers fail loudly by design.
 
 use std::time::Duration;
 

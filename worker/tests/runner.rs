@@ -1,5 +1,6 @@
 //! The runner against a real redis-server: in-process runners, and worker processes killed
 //! or stopped with signals.
+#![allow(clippy::unwrap_used)] // Test helpers fail loudly by design.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;

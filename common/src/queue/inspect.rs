@@ -353,7 +353,7 @@ impl JobQueue {
                 .query_async(conn)
                 .await?;
         }
-        workers.sort_by(|a, b| b.heartbeat.cmp(&a.heartbeat));
+        workers.sort_by_key(|w| std::cmp::Reverse(w.heartbeat));
         Ok(workers)
     }
 

@@ -433,18 +433,6 @@ impl JobQueue {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::unpack_stream_id;
-
-    #[test]
-    fn packed_stream_ids_unpack() {
-        assert_eq!(unpack_stream_id("173230000000012"), "1732300000000-12");
-        assert_eq!(unpack_stream_id("173230000000000"), "1732300000000-0");
-        assert_eq!(unpack_stream_id("1732300000000-345"), "1732300000000-345");
-    }
-}
-
 fn decode_claimed(held: Held, f: &[String]) -> Result<ClaimedJob, String> {
     let lane = Lane::parse(&f[5]).ok_or_else(|| format!("unknown lane {:?}", f[5]))?;
     let game = if f[6].is_empty() {
@@ -535,4 +523,16 @@ pub(crate) fn text_opt(v: &Value) -> Option<String> {
 fn number(s: &str) -> Result<u64, QueueError> {
     s.parse()
         .map_err(|_| QueueError::Reply(format!("expected a number, got {s:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unpack_stream_id;
+
+    #[test]
+    fn packed_stream_ids_unpack() {
+        assert_eq!(unpack_stream_id("173230000000012"), "1732300000000-12");
+        assert_eq!(unpack_stream_id("173230000000000"), "1732300000000-0");
+        assert_eq!(unpack_stream_id("1732300000000-345"), "1732300000000-345");
+    }
 }
