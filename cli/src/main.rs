@@ -1,6 +1,7 @@
 //! `netkan`: the operator command. `netkan up` runs the whole system on one machine; the
 //! other subcommands inspect and repair it.
 
+mod ops;
 mod up;
 
 use std::path::PathBuf;
@@ -20,6 +21,9 @@ struct Cli {
     /// TOML configuration file (also NETKAN_CONFIG).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,6 +35,25 @@ enum Command {
         /// Data directory (default: `data_dir` from the configuration, `./data`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// Queue depths, in-flight jobs with age and holder, dead counts.
+    Queues,
+    /// The dead-letter list: list, retry, delete.
+    #[command(subcommand)]
+    Dead(ops::DeadCommand),
+    /// Jobs: show one with its log.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Workers and their last heartbeat.
+    Workers,
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// A job's record and its whole log.
+    Show {
+        /// The job id.
+        id: String,
     },
 }
 
@@ -50,5 +73,18 @@ fn main() -> anyhow::Result<()> {
                 up::run(settings, shutdown).await
             })
         }
+        other => runtime.block_on(async {
+            let jq = settings.job_queue();
+            let mut conn = ops::connect(&settings).await?;
+            match other {
+                Command::Queues => ops::queues(&jq, &mut conn, cli.json).await,
+                Command::Dead(cmd) => ops::dead(&jq, &mut conn, cmd, cli.json).await,
+                Command::Jobs(JobsCommand::Show { id }) => {
+                    ops::show_job(&jq, &mut conn, &id, cli.json).await
+                }
+                Command::Workers => ops::workers(&jq, &mut conn, cli.json).await,
+                Command::Up { .. } => unreachable!("handled above"),
+            }
+        }),
     }
 }

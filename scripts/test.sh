@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every test of netkan. On Debian it first installs what the tests need and is missing
+# (redis-server, git); each test starts its own private redis-server on a free port.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/prereqs.sh
+install_prereqs redis-server git
+exec cargo test --workspace "$@"
