@@ -414,3 +414,17 @@ mod tests {
         assert!(e.contains("redis.url"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_deploy_example_parses_and_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config.example.toml");
+        let s = Settings::load_from(Some(&path), &[]).unwrap();
+        let mut expected = Settings::default();
+        expected.worker.concurrency.insert("noop".into(), 100);
+        assert_eq!(s, expected);
+    }
+}

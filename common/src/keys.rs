@@ -41,6 +41,12 @@ impl Keys {
         format!("{}queue:{}:{}", self.prefix, queue, lane.as_str())
     }
 
+    /// Stream of jobs interrupted by a dead or stopping worker, served before both lanes so
+    /// that they run again at once rather than behind the backlog.
+    pub fn resume(&self, queue: &QueueName) -> String {
+        format!("{}queue:{}:resume", self.prefix, queue)
+    }
+
     /// Sorted set of in-flight job ids scored by lease deadline (ms since the epoch).
     pub fn leases(&self, queue: &QueueName) -> String {
         format!("{}queue:{}:leases", self.prefix, queue)

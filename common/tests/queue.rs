@@ -570,3 +570,34 @@ async fn released_jobs_go_back_without_using_an_attempt() {
     assert_eq!(again.attempt, 1);
     let _: Attributes = again.attributes;
 }
+
+#[tokio::test]
+async fn an_interrupted_job_runs_again_before_the_backlog() {
+    let redis = TestRedis::start();
+    let mut conn = redis.conn().await;
+    let jq = protocol(JobSettings {
+        lease_ms: 300,
+        maintenance_interval_ms: 100,
+        ..JobSettings::default()
+    });
+    let queue = q("inbound.ksp");
+    let jobs: Vec<NewJob> = (0..5)
+        .map(|i| NewJob::new("inflate", queue.clone()).with_body(format!("{i}")))
+        .collect();
+    jq.enqueue(&mut conn, &jobs).await.unwrap();
+    let interrupted = claim_one(&jq, &mut conn, &queue, "dies").await;
+    assert_eq!(interrupted.body, "0");
+    eventually(Duration::from_secs(5), "the lease to expire", || async {
+        let mut c = conn.clone();
+        (!jq.maintain(&mut c).await.unwrap().is_empty()).then_some(())
+    })
+    .await;
+    let stats = jq.stats(&mut conn).await.unwrap();
+    assert_eq!((stats[0].resuming, stats[0].high), (1, 4));
+    let next = claim_one(&jq, &mut conn, &queue, "takes over").await;
+    assert_eq!(
+        next.id, interrupted.id,
+        "the interrupted job is served before the four waiting ones"
+    );
+    assert_eq!(next.lane, Lane::High, "it keeps its lane");
+}

@@ -21,6 +21,8 @@ pub struct QueueStats {
     pub high: u64,
     /// Waiting in the low lane.
     pub low: u64,
+    /// Interrupted by a dead or stopping worker, waiting to run again first.
+    pub resuming: u64,
     /// Waiting out a retry backoff.
     pub retrying: u64,
     /// Leased to a worker.
@@ -30,9 +32,9 @@ pub struct QueueStats {
 }
 
 impl QueueStats {
-    /// Jobs waiting to be claimed (both lanes).
+    /// Jobs waiting to be claimed (every lane).
     pub fn waiting(&self) -> u64 {
-        self.high + self.low
+        self.resuming + self.high + self.low
     }
 }
 
@@ -172,6 +174,8 @@ impl JobQueue {
                 .arg(self.keys.lane(q, Lane::High))
                 .cmd("XLEN")
                 .arg(self.keys.lane(q, Lane::Low))
+                .cmd("XLEN")
+                .arg(self.keys.resume(q))
                 .cmd("ZCARD")
                 .arg(self.keys.retry(q))
                 .cmd("ZCARD")
@@ -182,14 +186,15 @@ impl JobQueue {
         let counts: Vec<u64> = pipe.query_async(conn).await?;
         Ok(queues
             .iter()
-            .zip(counts.chunks(5))
+            .zip(counts.chunks(6))
             .map(|(q, c)| QueueStats {
                 queue: q.to_string(),
                 high: c[0],
                 low: c[1],
-                retrying: c[2],
-                in_flight: c[3],
-                dead: c[4],
+                resuming: c[2],
+                retrying: c[3],
+                in_flight: c[4],
+                dead: c[5],
             })
             .collect())
     }

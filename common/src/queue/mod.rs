@@ -182,15 +182,21 @@ impl JobQueue {
     ) -> Result<Claim, QueueError> {
         let max = max.clamp(1, MAX_CLAIM);
         let n = queues.len();
-        let mut lanes: Vec<(&QueueName, Lane)> = Vec::with_capacity(2 * n);
+        // (stream key, queue, lane name as the script records it), in claim order.
+        let mut lanes: Vec<(String, &QueueName, &str)> = Vec::with_capacity(3 * n);
+        for i in 0..n {
+            let q = &queues[(i + rotate) % n];
+            lanes.push((self.keys.resume(q), q, "resume"));
+        }
         for lane in Lane::ALL {
             for i in 0..n {
-                lanes.push((&queues[(i + rotate) % n], lane));
+                let q = &queues[(i + rotate) % n];
+                lanes.push((self.keys.lane(q, lane), q, lane.as_str()));
             }
         }
         let mut inv = SCRIPTS.claim.prepare_invoke();
-        for (q, lane) in &lanes {
-            inv.key(self.keys.lane(q, *lane));
+        for (key, _, _) in &lanes {
+            inv.key(key);
         }
         inv.arg(self.keys.prefix())
             .arg(worker)
@@ -198,11 +204,11 @@ impl JobQueue {
             .arg(self.settings.lease_ms)
             .arg(self.settings.dead_retention_secs)
             .arg(lanes.len());
-        for (q, _) in &lanes {
+        for (_, q, _) in &lanes {
             inv.arg(q.as_str());
         }
-        for (_, lane) in &lanes {
-            inv.arg(lane.as_str());
+        for (_, _, lane) in &lanes {
+            inv.arg(*lane);
         }
         let reply: Value = inv.invoke_async(conn).await?;
         let [jobs, buried, cursors] = three(reply)?;
@@ -234,9 +240,9 @@ impl JobQueue {
         let cursors = array(cursors)?;
         if !cursors.is_empty() {
             claim.wait_cursors = lanes
-                .iter()
+                .into_iter()
                 .zip(cursors.iter())
-                .map(|((q, lane), c)| (self.keys.lane(q, *lane), text(c)))
+                .map(|((key, _, _), c)| (key, text(c)))
                 .collect();
         }
         Ok(claim)

@@ -1,5 +1,6 @@
--- Claim up to N waiting jobs for a worker, lanes in the order given (every high lane before
--- any low lane), giving each a record hash (state running), a lease and a new fencing token.
+-- Claim up to N waiting jobs for a worker, lanes in the order given (every resume lane, then
+-- every high lane, then every low lane), giving each a record hash (state running), a lease
+-- and a new fencing token. A resume lane holds jobs interrupted by a dead or stopping worker.
 -- KEYS[1..L]: the lane streams, in claim order
 -- ARGV[1]: prefix; ARGV[2]: worker id; ARGV[3]: max jobs; ARGV[4]: lease ms;
 -- ARGV[5]: dead retention seconds; ARGV[6]: L; ARGV[6+j]: queue of lane j; ARGV[6+L+j]: lane name of lane j
@@ -77,7 +78,7 @@ for l = 1, nlanes do
         end
       else
         -- A job coming back (retry, expired lease, hand-back): its record already holds it.
-        local r = redis.call('HMGET', jk, 'kind', 'game', 'parent', 'body', 'attrs', 'dedup', 'created', 'state')
+        local r = redis.call('HMGET', jk, 'kind', 'game', 'parent', 'body', 'attrs', 'dedup', 'created', 'state', 'lane')
         if not r[1] or r[1] == '' then
           bury(stream, queue, lane, sid, f, 'queue entry names job ' .. id .. ' which has no record')
         elseif r[8] ~= 'queued' then
@@ -85,7 +86,7 @@ for l = 1, nlanes do
         else
           local token = redis.call('HINCRBY', jk, 'token', 1)
           local attempt = redis.call('HINCRBY', jk, 'attempts', 1)
-          redis.call('HSET', jk, 'state', 'running', 'started', now, 'worker', worker, 'lane', lane)
+          redis.call('HSET', jk, 'state', 'running', 'started', now, 'worker', worker)
           redis.call('HDEL', jk, 'retry_at', 'stream')
           leases[#leases + 1] = now + lease_ms
           leases[#leases + 1] = id
@@ -95,7 +96,7 @@ for l = 1, nlanes do
             if newer == id then newer = '' end
           end
           claimed = claimed + 1
-          for _, v in ipairs({id, token, attempt, r[1], queue, lane, r[2] or '', r[3] or '', r[4] or '',
+          for _, v in ipairs({id, token, attempt, r[1], queue, r[9] or 'high', r[2] or '', r[3] or '', r[4] or '',
               r[5] or '', r[6] or '', r[7] or '0', redis.call('LLEN', log_key(prefix, id)), newer}) do
             jobs[#jobs + 1] = v
           end

@@ -11,8 +11,10 @@ local dead_ttl = tonumber(ARGV[4])
 local now = now_ms()
 local out = {}
 
-local function requeue(queue, id, jk)
-  local lane = redis.call('HGET', jk, 'lane') or 'high'
+-- A job whose backoff is over goes to the end of its lane; one interrupted by a dead worker
+-- goes to the resume lane, served first, so it runs again at once and not behind the backlog.
+local function requeue(queue, id, jk, lane)
+  lane = lane or redis.call('HGET', jk, 'lane') or 'high'
   local sid = redis.call('XADD', queue_key(prefix, queue, lane), '*', 'id', id)
   redis.call('HSET', jk, 'state', 'queued', 'stream', sid)
 end
@@ -45,7 +47,7 @@ for q = 5, #ARGV do
         out[#out + 1] = id; out[#out + 1] = 'dead'
       else
         redis.call('HSET', jk, 'error', msg)
-        requeue(queue, id, jk)
+        requeue(queue, id, jk, 'resume')
         out[#out + 1] = id; out[#out + 1] = 'requeued'
       end
     end
