@@ -1,9 +1,10 @@
-# Sourced by the scripts in this folder: installs missing Debian packages (commands named
-# after their package), and checks for cargo.
+# Sourced by the scripts in this folder: installs missing Debian packages, and checks for
+# cargo. Arguments are commands, or `command:package` where the package is named otherwise.
 install_prereqs() {
   local missing=()
-  for cmd in "$@"; do
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+  for spec in "$@"; do
+    local cmd=${spec%%:*} pkg=${spec#*:}
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if ((${#missing[@]})); then
     echo "installing: ${missing[*]}" >&2

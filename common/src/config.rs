@@ -96,6 +96,8 @@ pub struct Settings {
     pub jobs: JobSettings,
     /// The worker processes.
     pub worker: WorkerSettings,
+    /// The web front end.
+    pub web: WebSettings,
     /// The process's own log (not job logs).
     pub log: LogSettings,
 }
@@ -107,6 +109,7 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             jobs: JobSettings::default(),
             worker: WorkerSettings::default(),
+            web: WebSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -176,6 +179,43 @@ impl WorkerSettings {
             .get(role)
             .copied()
             .unwrap_or(self.default_concurrency)
+    }
+}
+
+/// The web front end: webhooks, job pages and API, status, dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Address to listen on.
+    pub bind: String,
+    /// The public URL of the web front end, used in links printed to pushers.
+    pub base_url: String,
+    /// Largest request body accepted; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Secret of the GitHub webhooks (`X-Hub-Signature-256` / `X-Hub-Signature`).
+    pub github_secret: Secret,
+    /// If set, the non-GitHub webhook routes require it (header `X-Netkan-Token` or `?token=`).
+    pub webhook_token: Secret,
+    /// If not empty, the non-GitHub webhook routes accept only these client addresses.
+    pub allowed_addresses: Vec<String>,
+    /// Token for operator actions on the dashboard (retry, delete, enqueue).
+    pub admin_token: Secret,
+    /// The NetKAN repository's primary branch, per game; pushes to other branches are ignored.
+    pub netkan_branch: String,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            base_url: "http://127.0.0.1:8080".into(),
+            max_body_bytes: 1024 * 1024,
+            github_secret: Secret::default(),
+            webhook_token: Secret::default(),
+            allowed_addresses: Vec::new(),
+            admin_token: Secret::default(),
+            netkan_branch: "master".into(),
+        }
     }
 }
 
@@ -313,7 +353,15 @@ impl Settings {
 
     /// Every secret value configured, for [`crate::log::Redactor`].
     pub fn secrets(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out: Vec<String> = [
+            &self.web.github_secret,
+            &self.web.webhook_token,
+            &self.web.admin_token,
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.expose().to_owned())
+        .collect();
         if let Some(url) = &self.redis.url
             && let Some(pw) = url_password(url.expose())
         {
