@@ -601,3 +601,19 @@ async fn an_interrupted_job_runs_again_before_the_backlog() {
     );
     assert_eq!(next.lane, Lane::High, "it keeps its lane");
 }
+
+#[tokio::test]
+async fn enqueueing_a_known_id_again_makes_no_second_job() {
+    let redis = TestRedis::start();
+    let mut conn = redis.conn().await;
+    let jq = protocol(JobSettings::default());
+    let queue = q("push");
+    let job = NewJob::new("push", queue.clone()).with_body("spooled");
+    jq.enqueue(&mut conn, std::slice::from_ref(&job)).await.unwrap();
+    jq.enqueue(&mut conn, std::slice::from_ref(&job)).await.unwrap();
+    assert_eq!(jq.stats(&mut conn).await.unwrap()[0].high, 1, "waiting: not enqueued twice");
+    let claimed = claim_one(&jq, &mut conn, &queue, "w").await;
+    jq.finish(&mut conn, &[finish(&claimed, Outcome::Succeeded)]).await.unwrap();
+    jq.enqueue(&mut conn, std::slice::from_ref(&job)).await.unwrap();
+    assert_eq!(jq.stats(&mut conn).await.unwrap()[0].waiting(), 0, "finished: not enqueued again");
+}

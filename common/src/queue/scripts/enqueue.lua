@@ -8,6 +8,8 @@
 --   dedup key ('')
 -- Returns: for each job the id it is known by: its own, or the id of a waiting job with the same
 --   dedup key, lane, body and attributes, which it was coalesced into.
+-- Enqueueing an id that is already known (waiting, running or finished) does nothing: a producer
+-- that retries, or a spool drained twice, never makes a second job.
 local prefix = ARGV[1]
 local n = tonumber(ARGV[2])
 local out = {}
@@ -18,7 +20,10 @@ for i = 0, n - 1 do
   local id, kind, queue, lane, game = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local parent, body, attrs, dedup = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
   local known_as = id
-  if dedup ~= '' then
+  local exists = redis.call('EXISTS', job_key(prefix, id)) == 1 or redis.call('HEXISTS', shard, id) == 1
+  if exists then
+    known_as = nil
+  elseif dedup ~= '' then
     -- Coalesce only into a request that is still waiting and asks for exactly the same thing;
     -- any difference enqueues this one, and the older one is skipped when claimed (superseded).
     local older = redis.call('HGET', latest, dedup)
@@ -40,7 +45,7 @@ for i = 0, n - 1 do
       end
     end
   end
-  if known_as == id then
+  if known_as == id and not exists then
     local sid = redis.call('XADD', stream, '*', 'id', id, 'kind', kind, 'game', game,
       'parent', parent, 'body', body, 'attrs', attrs, 'dedup', dedup)
     redis.call('HSET', shard, id, pack_sid(sid))
@@ -48,6 +53,6 @@ for i = 0, n - 1 do
     if parent ~= '' then redis.call('RPUSH', children, id) end
     if dedup ~= '' then redis.call('HSET', latest, dedup, id) end
   end
-  out[#out + 1] = known_as
+  out[#out + 1] = known_as or id
 end
 return out
