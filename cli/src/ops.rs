@@ -36,16 +36,8 @@ pub(crate) enum DeadCommand {
     },
 }
 
-/// The Redis URL from settings, or that of `netkan up`'s own server.
-pub(crate) fn redis_url(settings: &Settings) -> String {
-    match &settings.redis.url {
-        Some(u) => u.expose().to_owned(),
-        None => format!("redis://127.0.0.1:{}/", settings.redis.embedded_port),
-    }
-}
-
 pub(crate) async fn connect(settings: &Settings) -> anyhow::Result<MultiplexedConnection> {
-    let url = redis_url(settings);
+    let url = settings.redis_url();
     let client = redis::Client::open(url.as_str()).context("invalid redis URL")?;
     client
         .get_multiplexed_async_connection()

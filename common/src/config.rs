@@ -98,6 +98,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// The web front end.
     pub web: WebSettings,
+    /// The git post-receive hook.
+    pub hooks: HookSettings,
     /// The process's own log (not job logs).
     pub log: LogSettings,
 }
@@ -110,6 +112,7 @@ impl Default for Settings {
             jobs: JobSettings::default(),
             worker: WorkerSettings::default(),
             web: WebSettings::default(),
+            hooks: HookSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -215,6 +218,34 @@ impl Default for WebSettings {
             allowed_addresses: Vec::new(),
             admin_token: Secret::default(),
             netkan_branch: "master".into(),
+        }
+    }
+}
+
+/// The git post-receive hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HookSettings {
+    /// Longest a push waits on Redis (connect and enqueue) before the job is spooled.
+    pub timeout_ms: u64,
+    /// Where jobs wait when Redis cannot take them; default `<data_dir>/spool`.
+    pub spool_dir: Option<PathBuf>,
+    /// Stream the push job's NOTICE-and-above lines to the pusher until it ends.
+    pub follow: bool,
+    /// Longest `follow` keeps the push open.
+    pub follow_timeout_secs: u64,
+    /// If not empty, the only repositories (absolute paths) the hook accepts pushes to.
+    pub repositories: Vec<PathBuf>,
+}
+
+impl Default for HookSettings {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 2000,
+            spool_dir: None,
+            follow: false,
+            follow_timeout_secs: 120,
+            repositories: Vec::new(),
         }
     }
 }
@@ -344,6 +375,22 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The hook spool directory.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.hooks
+            .spool_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("spool"))
+    }
+
+    /// The Redis URL to use: the configured one, or that of `netkan up`'s own server.
+    pub fn redis_url(&self) -> String {
+        match &self.redis.url {
+            Some(u) => u.expose().to_owned(),
+            None => format!("redis://127.0.0.1:{}/", self.redis.embedded_port),
+        }
     }
 
     /// The job protocol these settings describe.

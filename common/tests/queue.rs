@@ -609,11 +609,27 @@ async fn enqueueing_a_known_id_again_makes_no_second_job() {
     let jq = protocol(JobSettings::default());
     let queue = q("push");
     let job = NewJob::new("push", queue.clone()).with_body("spooled");
-    jq.enqueue(&mut conn, std::slice::from_ref(&job)).await.unwrap();
-    jq.enqueue(&mut conn, std::slice::from_ref(&job)).await.unwrap();
-    assert_eq!(jq.stats(&mut conn).await.unwrap()[0].high, 1, "waiting: not enqueued twice");
+    jq.enqueue(&mut conn, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+    jq.enqueue(&mut conn, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+    assert_eq!(
+        jq.stats(&mut conn).await.unwrap()[0].high,
+        1,
+        "waiting: not enqueued twice"
+    );
     let claimed = claim_one(&jq, &mut conn, &queue, "w").await;
-    jq.finish(&mut conn, &[finish(&claimed, Outcome::Succeeded)]).await.unwrap();
-    jq.enqueue(&mut conn, std::slice::from_ref(&job)).await.unwrap();
-    assert_eq!(jq.stats(&mut conn).await.unwrap()[0].waiting(), 0, "finished: not enqueued again");
+    jq.finish(&mut conn, &[finish(&claimed, Outcome::Succeeded)])
+        .await
+        .unwrap();
+    jq.enqueue(&mut conn, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+    assert_eq!(
+        jq.stats(&mut conn).await.unwrap()[0].waiting(),
+        0,
+        "finished: not enqueued again"
+    );
 }
