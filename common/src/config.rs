@@ -100,6 +100,8 @@ pub struct Settings {
     pub web: WebSettings,
     /// The git post-receive hook.
     pub hooks: HookSettings,
+    /// Per game (`ksp`, `ksp2`): its repositories.
+    pub games: BTreeMap<String, GameSettings>,
     /// The process's own log (not job logs).
     pub log: LogSettings,
 }
@@ -113,6 +115,7 @@ impl Default for Settings {
             worker: WorkerSettings::default(),
             web: WebSettings::default(),
             hooks: HookSettings::default(),
+            games: BTreeMap::from([("ksp".to_owned(), GameSettings::default())]),
             log: LogSettings::default(),
         }
     }
@@ -220,6 +223,17 @@ impl Default for WebSettings {
             netkan_branch: "master".into(),
         }
     }
+}
+
+/// A game's repositories: each a bare repository path or a URL (with credentials, if any,
+/// treated as secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct GameSettings {
+    /// The NetKAN repository (`.netkan` files under `NetKAN/`).
+    pub netkan: Option<Secret>,
+    /// The CKAN-meta repository (`<identifier>/<identifier>-<version>.ckan`).
+    pub ckanmeta: Option<Secret>,
 }
 
 /// The git post-receive hook.
@@ -369,6 +383,10 @@ impl Settings {
                 crate::queue::MAX_CLAIM
             )));
         }
+        for game in self.games.keys() {
+            crate::job::Game::new(game)
+                .map_err(|e| ConfigError::Invalid(format!("games.{game}: {e}")))?;
+        }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             return Err(ConfigError::Invalid(
                 "log.format must be pretty or json".into(),
@@ -409,10 +427,15 @@ impl Settings {
         .filter(|s| !s.is_empty())
         .map(|s| s.expose().to_owned())
         .collect();
-        if let Some(url) = &self.redis.url
-            && let Some(pw) = url_password(url.expose())
-        {
-            out.push(pw);
+        let urls = self
+            .games
+            .values()
+            .flat_map(|g| [&g.netkan, &g.ckanmeta])
+            .chain([&self.redis.url]);
+        for url in urls.flatten() {
+            if let Some(pw) = url_password(url.expose()) {
+                out.push(pw);
+            }
         }
         out
     }

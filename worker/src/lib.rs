@@ -9,6 +9,7 @@
 
 pub mod bench;
 pub mod context;
+pub mod git;
 pub mod jobs;
 pub mod runner;
 
