@@ -4,7 +4,7 @@
 //! children, the queued index shard) from the same prefix because the job id is only known
 //! inside the script; `job_key_formats_match_the_scripts` keeps both spellings in step.
 
-use crate::job::{JobId, Lane, QueueName};
+use crate::job::{Game, JobId, Lane, QueueName};
 
 /// Builds the names of netkan's Redis keys. `docs/redis-keys.md` documents each one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +115,16 @@ impl Keys {
     /// Hash from worker id to its announcement (JSON with host, pid, roles, heartbeat).
     pub fn workers(&self) -> String {
         format!("{}workers", self.prefix)
+    }
+
+    /// A mod's status hash (`last_inflated`, `success`, `frozen`, ...) for one game.
+    pub fn status(&self, game: &Game, identifier: &str) -> String {
+        format!("{}status:{}:{}", self.prefix, game, identifier)
+    }
+
+    /// Set of the identifiers that have a status hash, per game.
+    pub fn status_index(&self, game: &Game) -> String {
+        format!("{}status:{}", self.prefix, game)
     }
 
     /// A named lock (a string holding the owner, with an expiry).

@@ -11,6 +11,7 @@
 //! - `config`: settings from defaults, a TOML file and the environment.
 //! - `connect`: pools, reconnecting and dedicated Redis connections.
 //! - `redis_server`: a private `redis-server` child (the embedded default, and tests).
+//! - `requests`: bodies of the request jobs on the `push` queue (push, inflate-request, spacedock-event).
 //! - `spool`: jobs written to disk when Redis is down, enqueued later exactly once.
 //! - `telemetry`: the process's own tracing output.
 //! - `testing` (feature `test-support`): `TestRedis` and polling helpers for tests.
@@ -23,6 +24,7 @@ pub mod keys;
 pub mod log;
 pub mod queue;
 pub mod redis_server;
+pub mod requests;
 pub mod spool;
 pub mod telemetry;
 #[cfg(feature = "test-support")]

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use netkan_common::config::Settings;
 use netkan_common::log::{Level, LogQuery};
+use netkan_common::requests::{self, PushRequest};
 use netkan_common::{Game, JobId, JobQueue, NewJob, QueueName};
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// The all-zero object id git uses for "no commit" (branch created or deleted).
@@ -54,23 +54,6 @@ pub struct RefUpdate {
     pub new: String,
     /// Full ref name.
     pub refname: String,
-}
-
-/// The body of a `push` job: what the push worker needs to find the changed files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushBody {
-    /// The repository pushed to.
-    pub repo: String,
-    /// The ref updated.
-    pub r#ref: String,
-    /// Commit before the push (zeros for a new branch).
-    pub old: String,
-    /// Commit after the push.
-    pub new: String,
-    /// Who pushed.
-    pub pusher: String,
-    /// `hook` (this hook) or `github` (the GitHub webhook).
-    pub source: String,
 }
 
 /// Parses git's post-receive input.
@@ -190,15 +173,16 @@ pub async fn post_receive(
     let Some(update) = chosen else {
         return Ok(None);
     };
-    let body = PushBody {
+    let body = PushRequest {
         repo: repo.display().to_string(),
         r#ref: update.refname,
         old: update.old,
         new: update.new,
         pusher: run.pusher.clone(),
         source: "hook".into(),
+        files: None,
     };
-    let job = NewJob::new("push", QueueName::push())
+    let job = NewJob::new(requests::PUSH, QueueName::push())
         .with_game(run.game.clone())
         .with_attr("GameId", run.game.as_str())
         .with_body(serde_json::to_string(&body)?);

@@ -41,15 +41,26 @@ impl WorkingClone {
         Ok(Self { repo })
     }
 
-    /// Fetches every branch of `origin`.
-    pub fn fetch(&self) -> anyhow::Result<()> {
+    /// Fetches every branch of `origin`; returns the remote's default branch
+    /// (`refs/heads/main`).
+    pub fn fetch(&self) -> anyhow::Result<String> {
         let mut remote = self.repo.find_remote("origin").context("the working clone has no origin")?;
+        let url = redacted_url(remote.url().unwrap_or("?"));
+        let default = {
+            let conn = remote
+                .connect_auth(git2::Direction::Fetch, None, None)
+                .with_context(|| format!("connecting to {url}"))?;
+            conn.default_branch()
+                .ok()
+                .and_then(|b| b.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "refs/heads/master".into())
+        };
         let mut opts = FetchOptions::new();
         opts.prune(git2::FetchPrune::On);
         remote
             .fetch(&["+refs/heads/*:refs/remotes/origin/*"], Some(&mut opts), None)
-            .with_context(|| format!("fetching {}", redacted_url(remote.url().unwrap_or("?"))))?;
-        Ok(())
+            .with_context(|| format!("fetching {url}"))?;
+        Ok(default)
     }
 
     /// The commit a remote branch points to (`main` → `refs/remotes/origin/main`).
@@ -139,4 +150,22 @@ pub fn clone_dir(data_dir: &Path, game: &str, name: &str) -> PathBuf {
 
 fn redacted_url(url: &str) -> String {
     netkan_common::log::redact_url_passwords(url)
+}
+
+/// A checked-out working tree of `remote`'s default branch at `dir`, brought up to date (for
+/// reading files, such as CKAN-meta's `.ckan` files); cloned on first use.
+pub fn checkout(remote: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+    let repo = if dir.join(".git").exists() {
+        Repository::open(dir).with_context(|| format!("opening {}", dir.display()))?
+    } else {
+        std::fs::create_dir_all(dir)?;
+        Repository::clone(remote, dir)
+            .with_context(|| format!("cloning {} into {}", redacted_url(remote), dir.display()))?
+    };
+    let clone = WorkingClone { repo };
+    let branch = clone.fetch()?;
+    let head = clone.branch_head(&branch)?;
+    let target = clone.repo.find_object(head, None)?;
+    clone.repo.reset(&target, git2::ResetType::Hard, None)?;
+    Ok(dir.to_owned())
 }

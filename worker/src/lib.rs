@@ -31,7 +31,7 @@ pub async fn run(
     redis_url: &str,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
-    let roles = jobs::roles(&settings.worker)?;
+    let roles = jobs::roles(settings)?;
     let cfg = RunnerConfig {
         worker_id: runner::new_worker_id(),
         redis_url: redis_url.to_owned(),

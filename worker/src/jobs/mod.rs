@@ -1,21 +1,25 @@
 //! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
 
 pub mod noop;
+pub mod push;
+
+use std::sync::Arc;
 
 use netkan_common::QueueName;
-use netkan_common::config::WorkerSettings;
+use netkan_common::config::Settings;
 
 use crate::context::Registry;
 use crate::runner::Role;
 
 /// Every role this build knows.
-pub const ROLES: &[&str] = &[noop::ROLE];
+pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE];
 
 /// Builds the roles named in the settings (all known roles when none are named).
 ///
 /// # Errors
 /// If a role name is unknown; the message lists the known ones.
-pub fn roles(settings: &WorkerSettings) -> anyhow::Result<Vec<Role>> {
+pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
+    let settings = &all.worker;
     let names: Vec<String> = if settings.roles.is_empty() {
         ROLES.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -29,6 +33,14 @@ pub fn roles(settings: &WorkerSettings) -> anyhow::Result<Vec<Role>> {
                 noop::ROLE => {
                     noop::register(&mut registry);
                     vec![QueueName::new(noop::QUEUE)?]
+                }
+                push::ROLE => {
+                    let env = push::PushEnv {
+                        data_dir: all.data_dir.clone(),
+                        games: all.games.clone(),
+                    };
+                    push::register(&mut registry, Arc::new(env));
+                    vec![QueueName::push()]
                 }
                 other => anyhow::bail!(
                     "worker.roles: unknown role {other:?}; known roles: {}",
