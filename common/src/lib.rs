@@ -3,3 +3,5 @@
 //!
 //! # Layout
 //! - `ckan`: parsing, ordering, validating and writing `.netkan` / `.ckan` files exactly as CKAN does.
+
+pub mod ckan;
