@@ -1,5 +1,9 @@
 //! `netkan`: the operator command.
 
+mod ckan;
+
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -10,9 +14,14 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Inspect CKAN metadata files (.netkan, .frozen, .ckan).
+    Ckan(ckan::CkanCommand),
+}
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Ckan(cmd) => ckan::run(cmd),
+    }
 }
