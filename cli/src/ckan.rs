@@ -78,7 +78,10 @@ fn kind_of(path: &Path) -> Option<FileKind> {
 
 #[derive(Default)]
 struct Report {
+    /// Why the file is invalid (parse, schema and typed-view errors).
     problems: Vec<String>,
+    /// How the rewritten `.ckan` differs; not a validity problem.
+    difference: Option<String>,
     /// Could not be read or parsed at all.
     fatal: bool,
     roundtrip: Option<bool>,
@@ -182,7 +185,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         } else {
             invalid += 1;
         }
-        for problem in &report.problems {
+        for problem in report.problems.iter().chain(&report.difference) {
             if args.json {
                 writeln!(out, "{}", json!({"path": path, "problem": problem}))?;
             } else {
@@ -311,7 +314,7 @@ fn check_file(path: &Path, args: &CheckArgs, schemas: &Schemas, t: &mut Timings)
                     let written = to_ckan_string(obj);
                     let same = written == text;
                     if !same {
-                        report.problems.push(format!(
+                        report.difference = Some(format!(
                             "differs after roundtrip: {}",
                             describe_difference(&text, &written)
                         ));

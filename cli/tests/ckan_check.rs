@@ -61,6 +61,11 @@ fn check_reports_problems_and_fails_on_unparsable_files() {
     write(tmp.path(), "meta/Broken/Broken-1.ckan", UNPARSABLE);
     write(tmp.path(), "NetKAN/NiceMod.netkan", NETKAN);
     write(tmp.path(), "meta/README.md", "not metadata, skipped");
+    // Valid, but hand-formatted: it counts as valid and as a round-trip difference.
+    let hand = VALID
+        .replace("AwesomeMod", "HandMod")
+        .replace("\"name\": ", "\"name\" : ");
+    write(tmp.path(), "meta/HandMod/HandMod-1.0.0.ckan", &hand);
 
     let output = run(&["ckan", "check", "--roundtrip", "meta", "NetKAN"], tmp.path());
     let lines = lines(&output);
@@ -69,14 +74,15 @@ fn check_reports_problems_and_fails_on_unparsable_files() {
     let summary = lines.last().expect("a summary line");
     assert_eq!(
         summary,
-        "checked 4 files: 2 valid, 2 invalid, 1 identical after roundtrip, 1 differ"
+        "checked 5 files: 3 valid, 2 invalid, 1 identical after roundtrip, 2 differ"
     );
     let problems = &lines[..lines.len() - 1];
     assert!(
         problems
             .iter()
             .all(|l| l.starts_with("meta/BadMod/BadMod-1.0.ckan: ")
-                || l.starts_with("meta/Broken/Broken-1.ckan: ")),
+                || l.starts_with("meta/Broken/Broken-1.ckan: ")
+                || l.starts_with("meta/HandMod/HandMod-1.0.0.ckan: differs after roundtrip: ")),
         "{problems:#?}"
     );
     assert!(
@@ -92,6 +98,13 @@ fn check_reports_problems_and_fails_on_unparsable_files() {
     assert!(
         problems.contains(
             &"meta/BadMod/BadMod-1.0.ckan: differs after roundtrip: no final newline (first difference at line 10)"
+                .to_owned()
+        ),
+        "{problems:#?}"
+    );
+    assert!(
+        problems.contains(
+            &"meta/HandMod/HandMod-1.0.0.ckan: differs after roundtrip: space before colon (first difference at line 4)"
                 .to_owned()
         ),
         "{problems:#?}"
