@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use netkan_common::ckan::{
-    CkanError, Module, Object, SchemaKind, Schemas, Typing, parse_documents,
+    CkanError, Module, Object, SchemaKind, Schemas, Typing, mix_documents, parse_documents,
     write::{is_canonical_order, to_ckan_string},
 };
 use serde_json::{Value, json};
@@ -151,7 +151,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
                             *slot = Some(report);
                         }
                         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if progress && n % 1000 == 0 {
+                        if progress && n.is_multiple_of(1000) {
                             eprint!("\rchecked {n}/{}", files.len());
                         }
                     }
@@ -214,7 +214,10 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "{summary}")?;
     } else {
         if args.canonical {
-            writeln!(out, "in canonical order: {canonical} of {ckans} .ckan files")?;
+            writeln!(
+                out,
+                "in canonical order: {canonical} of {ckans} .ckan files"
+            )?;
         }
         writeln!(
             out,
@@ -224,7 +227,8 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     if args.bench {
-        let sum = |f: fn(&Timings) -> Duration| timings.iter().map(f).sum::<Duration>().as_secs_f64();
+        let sum =
+            |f: fn(&Timings) -> Duration| timings.iter().map(f).sum::<Duration>().as_secs_f64();
         eprintln!(
             "wall {:.3} s on {workers} threads; cpu: read {:.3} s, parse {:.3} s, validate {:.3} s, write+compare {:.3} s",
             started.elapsed().as_secs_f64(),
@@ -248,7 +252,9 @@ fn check_file(path: &Path, args: &CheckArgs, schemas: &Schemas, t: &mut Timings)
         Ok(Ok(text)) => text,
         Ok(Err(_)) => {
             report.fatal = true;
-            report.problems.push("cannot read file: not valid UTF-8".to_owned());
+            report
+                .problems
+                .push("cannot read file: not valid UTF-8".to_owned());
             return report;
         }
         Err(e) => {
@@ -280,18 +286,27 @@ fn check_file(path: &Path, args: &CheckArgs, schemas: &Schemas, t: &mut Timings)
             return report;
         }
     };
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if kind == FileKind::Frozen {
-        let identifier = docs[0].get("identifier").and_then(Value::as_str);
-        if identifier == Some(stem) {
+        // CKAN-meta freezes a .ckan by renaming it (`<id>-<version>.frozen`, a full module with
+        // `spec_version` and no `$kref`); NetKAN freezes a netkan (`<id>.frozen`).
+        let first = &docs[0];
+        let identifier = first.get("identifier").and_then(Value::as_str);
+        let is_ckan = first.contains_key("spec_version")
+            && !first.contains_key("$kref")
+            && identifier != Some(stem);
+        if is_ckan {
+            kind = FileKind::Ckan;
+        } else {
             kind = FileKind::Netkan;
             // Retired netkans are still netkans: read them with the netkan typing.
             match parse_documents(&text, Typing::Netkan) {
                 Ok(d) => docs = d,
                 Err(e) => report.problems.push(e.to_string()),
             }
-        } else {
-            kind = FileKind::Ckan;
         }
     }
     t.parse += clock.elapsed();
@@ -329,7 +344,8 @@ fn check_file(path: &Path, args: &CheckArgs, schemas: &Schemas, t: &mut Timings)
         }
         FileKind::Netkan | FileKind::Frozen => {
             let many = docs.len() > 1;
-            for (i, doc) in docs.into_iter().enumerate() {
+            // CKAN validates each host section after mixing in the shared fields.
+            for (i, doc) in mix_documents(&docs).into_iter().enumerate() {
                 let prefix = if many {
                     format!("document {}: ", i + 1)
                 } else {
@@ -361,7 +377,9 @@ fn check_netkan(doc: Object, stem: &str, prefix: &str, schemas: &Schemas, report
             "identifier `{id}` does not match the file name `{stem}`"
         )),
         Ok(_) => {}
-        Err(e) => typed.push(e.to_string()),
+        // A missing identifier is already a schema error.
+        Err(e) if doc.contains_key("identifier") => typed.push(e.to_string()),
+        Err(_) => {}
     }
     for e in [
         module.kref().err(),
@@ -397,6 +415,14 @@ fn describe_difference(original: &str, written: &str) -> String {
         "tab indentation"
     } else if original.lines().any(|l| l.contains("\" :")) {
         "space before colon"
+    } else if original.lines().any(|l| l.contains("\":  ")) {
+        "values aligned after the colon"
+    } else if original
+        .lines()
+        .nth(1)
+        .is_some_and(|l| l.len() - l.trim_start_matches(' ').len() != 4)
+    {
+        "indentation other than 4 spaces"
     } else if original.lines().any(|l| {
         let l = l.trim();
         (l.contains("{ ") || l.contains("[ ") || l.contains("[\""))
@@ -431,12 +457,24 @@ mod tests {
     fn differences_are_classified() {
         let written = "{\n    \"a\": 1\n}\n";
         assert!(describe_difference("{\n    \"a\": 1\n}", written).starts_with("no final newline"));
-        assert!(describe_difference("{\n    \"a\" : 1\n}\n", written).starts_with("space before colon"));
+        assert!(
+            describe_difference("{\n    \"a\" : 1\n}\n", written).starts_with("space before colon")
+        );
         assert!(describe_difference("{\r\n    \"a\": 1\r\n}\r\n", written).starts_with("crlf"));
         assert!(
-            describe_difference("{\n    \"d\": [ { \"name\": \"x\" } ]\n}\n", "{\n    \"d\": [\n    ]\n}\n")
-                .starts_with("object or array on one line")
+            describe_difference(
+                "{\n    \"d\": [ { \"name\": \"x\" } ]\n}\n",
+                "{\n    \"d\": [\n    ]\n}\n"
+            )
+            .starts_with("object or array on one line")
         );
-        assert!(describe_difference("{\n  \"a\": 1\n}\n", written).starts_with("other formatting"));
+        assert!(
+            describe_difference("{\n  \"a\": 1\n}\n", written)
+                .starts_with("indentation other than 4 spaces")
+        );
+        assert!(
+            describe_difference("{\n    \"a\":  1\n}\n", written)
+                .starts_with("values aligned after the colon")
+        );
     }
 }

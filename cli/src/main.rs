@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "netkan", version, about = "Run and operate the NetKAN pipeline")]
+#[command(
+    name = "netkan",
+    version,
+    about = "Run and operate the NetKAN pipeline"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

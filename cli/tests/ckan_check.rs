@@ -67,7 +67,10 @@ fn check_reports_problems_and_fails_on_unparsable_files() {
         .replace("\"name\": ", "\"name\" : ");
     write(tmp.path(), "meta/HandMod/HandMod-1.0.0.ckan", &hand);
 
-    let output = run(&["ckan", "check", "--roundtrip", "meta", "NetKAN"], tmp.path());
+    let output = run(
+        &["ckan", "check", "--roundtrip", "meta", "NetKAN"],
+        tmp.path(),
+    );
     let lines = lines(&output);
     assert_eq!(output.status.code(), Some(1), "{lines:#?}");
 
@@ -90,9 +93,8 @@ fn check_reports_problems_and_fails_on_unparsable_files() {
         "{problems:#?}"
     );
     assert!(
-        problems
-            .iter()
-            .any(|l| l.starts_with("meta/BadMod/BadMod-1.0.ckan: at $: \"abstract\" is a required property")),
+        problems.iter().any(|l| l
+            .starts_with("meta/BadMod/BadMod-1.0.ckan: at $: \"abstract\" is a required property")),
         "{problems:#?}"
     );
     assert!(

@@ -155,12 +155,22 @@ fn read_corpus(name: &str, expected_files: usize) {
     // each with its reason: in NetKAN, 150 `.frozen` files that hold only a module name (git
     // symlinks stored as text) and 4 retired netkans with a duplicate key, which YamlDotNet
     // refuses too.
-    let not_mapping = unparsed.iter().filter(|u| u.ends_with("no mapping document")).count();
-    let duplicate = unparsed.iter().filter(|u| u.contains(": duplicate key at $.")).count();
+    let not_mapping = unparsed
+        .iter()
+        .filter(|u| u.ends_with("no mapping document"))
+        .count();
+    let duplicate = unparsed
+        .iter()
+        .filter(|u| u.contains(": duplicate key at $."))
+        .count();
     let (want_not_mapping, want_duplicate) = if netkan_repo { (150, 4) } else { (0, 0) };
     assert_eq!(
         (not_mapping, duplicate, unparsed.len()),
-        (want_not_mapping, want_duplicate, want_not_mapping + want_duplicate),
+        (
+            want_not_mapping,
+            want_duplicate,
+            want_not_mapping + want_duplicate
+        ),
         "{unparsed:#?}"
     );
 }
@@ -195,7 +205,11 @@ fn ckan_meta_round_trips_byte_for_byte() {
         files.len(),
         share * 100.0
     );
-    assert!(share >= 0.995, "only {identical} of {} identical", files.len());
+    assert!(
+        share >= 0.995,
+        "only {identical} of {} identical",
+        files.len()
+    );
 }
 
 fn version_text(v: &Option<netkan_common::ckan::ModuleVersion>) -> &str {

@@ -36,14 +36,12 @@ impl GameVersion {
         }
         let trimmed = text.trim();
         let mut parts = [UNDEFINED; 4];
-        let mut count = 0;
-        for piece in trimmed.split('.') {
+        for (count, piece) in trimmed.split('.').enumerate() {
             if count == 4 || piece.is_empty() || !piece.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
             let value: i32 = piece.parse().ok()?;
             parts[count] = if value == i32::MAX { UNDEFINED } else { value };
-            count += 1;
         }
         // The C# constructors are chosen by the first undefined part, so later parts are lost.
         let [major, mut minor, mut patch, mut build] = parts;
@@ -222,12 +220,7 @@ mod tests {
         GameVersion::parse(s).expect("valid game version")
     }
 
-    fn merged(
-        existing: Value,
-        ver: Option<&str>,
-        min: Option<&str>,
-        max: Option<&str>,
-    ) -> Value {
+    fn merged(existing: Value, ver: Option<&str>, min: Option<&str>, max: Option<&str>) -> Value {
         let Value::Object(mut obj) = existing else {
             panic!("test input must be an object");
         };
@@ -271,7 +264,12 @@ mod tests {
         );
         // Union with an existing ksp_version.
         assert_eq!(
-            merged(json!({"ksp_version": "1.8"}), None, Some("1.9"), Some("1.10")),
+            merged(
+                json!({"ksp_version": "1.8"}),
+                None,
+                Some("1.9"),
+                Some("1.10")
+            ),
             json!({"ksp_version_min": "1.8", "ksp_version_max": "1.10"})
         );
         // Existing range already wider: unchanged values, rewritten properties.
@@ -286,7 +284,12 @@ mod tests {
         );
         // Equal bounds collapse to ksp_version.
         assert_eq!(
-            merged(json!({"ksp_version": "1.12"}), None, Some("1.12"), Some("1.12")),
+            merged(
+                json!({"ksp_version": "1.12"}),
+                None,
+                Some("1.12"),
+                Some("1.12")
+            ),
             json!({"ksp_version": "1.12"})
         );
         // Only a max.
@@ -310,7 +313,12 @@ mod tests {
         );
         // 1.12 < 1.12.0: the less specific min wins.
         assert_eq!(
-            merged(json!({"ksp_version_min": "1.12.0"}), None, Some("1.12"), None),
+            merged(
+                json!({"ksp_version_min": "1.12.0"}),
+                None,
+                Some("1.12"),
+                None
+            ),
             json!({"ksp_version_min": "1.12"})
         );
         // A bare min stays alongside an existing max.

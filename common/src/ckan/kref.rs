@@ -94,7 +94,8 @@ impl Kref {
     /// Parses a `$kref` value with the id rules each transformer applies.
     pub fn parse(text: &str) -> Result<Kref, CkanError> {
         let invalid = |why: &str| CkanError::Kref(format!("{text}: {why}"));
-        let remote = RemoteRef::parse(text).ok_or_else(|| invalid("not of the form #/ckan/<source>/<id>"))?;
+        let remote = RemoteRef::parse(text)
+            .ok_or_else(|| invalid("not of the form #/ckan/<source>/<id>"))?;
         if !Kref::SOURCES.contains(&remote.source.as_str()) {
             return Err(invalid("unknown source"));
         }
@@ -254,9 +255,10 @@ impl fmt::Display for Kref {
                 repository,
             } => write!(f, "{host}/{owner}/{repository}"),
             Kref::SourceForge { name } => f.write_str(name),
-            Kref::Jenkins { url } | Kref::Http { url } | Kref::KspAvc { url } | Kref::Netkan { url } => {
-                f.write_str(url)
-            }
+            Kref::Jenkins { url }
+            | Kref::Http { url }
+            | Kref::KspAvc { url }
+            | Kref::Netkan { url } => f.write_str(url),
         }
     }
 }
@@ -333,7 +335,12 @@ mod tests {
                 repository: "r".into()
             }
         );
-        assert_eq!(k("#/ckan/sourceforge/proj"), Kref::SourceForge { name: "proj".into() });
+        assert_eq!(
+            k("#/ckan/sourceforge/proj"),
+            Kref::SourceForge {
+                name: "proj".into()
+            }
+        );
         assert_eq!(
             k("#/ckan/jenkins/https://ksp.sarbian.com/jenkins/job/MechJeb2-Release/"),
             Kref::Jenkins {
@@ -387,7 +394,10 @@ mod tests {
             assert!(Kref::parse(s).is_err(), "{s} should be refused");
         }
         let err = Kref::parse("#/ckan/techman/1").expect_err("unknown");
-        assert_eq!(err.to_string(), "invalid $kref: #/ckan/techman/1: unknown source");
+        assert_eq!(
+            err.to_string(),
+            "invalid $kref: #/ckan/techman/1: unknown source"
+        );
     }
 
     #[test]
@@ -407,7 +417,10 @@ mod tests {
                 id: None
             })
         );
-        assert_eq!(Vref::parse("#/ckan/ksp-avc").expect("vref"), Vref::KspAvc { path: None });
+        assert_eq!(
+            Vref::parse("#/ckan/ksp-avc").expect("vref"),
+            Vref::KspAvc { path: None }
+        );
         assert_eq!(
             Vref::parse("#/ckan/ksp-avc/GameData/X/X.version").expect("vref"),
             Vref::KspAvc {

@@ -36,7 +36,7 @@ use std::path::PathBuf;
 
 pub use game_version::GameVersion;
 pub use kref::{Kref, RemoteRef, Vref};
-pub use module::{Module, NetkanOptions};
+pub use module::{Module, NetkanOptions, mix_documents};
 pub use parse::{Object, Typing, parse_ckan, parse_documents, parse_netkan};
 pub use schema::{SchemaError, SchemaKind, Schemas};
 pub use spec_version::SpecVersion;
@@ -172,7 +172,10 @@ mod tests {
             "$.install[2].find"
         );
         assert_eq!(json_path([PathSegment::Key("a b")]), "$[\"a b\"]");
-        assert_eq!(pointer_to_path("/resources/spacedock"), "$.resources.spacedock");
+        assert_eq!(
+            pointer_to_path("/resources/spacedock"),
+            "$.resources.spacedock"
+        );
         assert_eq!(pointer_to_path("/depends/0/name"), "$.depends[0].name");
         assert_eq!(pointer_to_path(""), "$");
     }

@@ -12,7 +12,67 @@ pub fn is_valid_identifier(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.len() >= 2
         && bytes[0].is_ascii_alphanumeric()
-        && bytes[1..].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && bytes[1..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+}
+
+/// `JObject.Merge` with `MergeArrayHandling.Replace` and `MergeNullValueHandling.Merge`: a
+/// property missing from `target` is added, two objects merge recursively, anything else
+/// (arrays included, and null) replaces the target's value.
+pub fn merge_json(target: &mut Object, source: &Object) {
+    for (key, value) in source {
+        match (target.get_mut(key), value) {
+            (Some(Value::Object(existing)), Value::Object(incoming)) => {
+                merge_json(existing, incoming);
+            }
+            (Some(existing), _) => *existing = value.clone(),
+            (None, _) => {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// Whether a property belongs to one host section of a multi-document netkan: `$kref` and
+/// every `x_netkan*` property.
+fn is_host_property(key: &str) -> bool {
+    key == "$kref" || key.starts_with("x_netkan")
+}
+
+fn strip_host_properties(map: &Object) -> Object {
+    map.iter()
+        .filter(|(k, _)| !is_host_property(k))
+        .map(|(k, v)| (k.clone(), strip_value(v)))
+        .collect()
+}
+
+fn strip_value(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(strip_host_properties(map)),
+        Value::Array(items) => Value::Array(items.iter().map(strip_value).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The inflator's multi-document mixing (`Inflator.Inflate`): each document, merged in order
+/// with every document stripped of its host properties, so shared fields written once (tags,
+/// install, depends, `$vref`) apply to every host section and the later document wins. A
+/// single document is returned as it is.
+pub fn mix_documents(docs: &[Object]) -> Vec<Object> {
+    if docs.len() < 2 {
+        return docs.to_vec();
+    }
+    let stripped: Vec<Object> = docs.iter().map(strip_host_properties).collect();
+    docs.iter()
+        .map(|doc| {
+            let mut mixed = doc.clone();
+            for other in &stripped {
+                merge_json(&mut mixed, other);
+            }
+            mixed
+        })
+        .collect()
 }
 
 /// `release_status`; absent means stable.
@@ -248,29 +308,30 @@ impl<'a> Module<'a> {
         let field = |name: &str| match hashes.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(other) => Err(expected(&format!("$.download_hash.{name}"), "a string", other)),
+            Some(other) => Err(expected(
+                &format!("$.download_hash.{name}"),
+                "a string",
+                other,
+            )),
         };
         Ok((field("sha1")?, field("sha256")?))
     }
 
     /// `ksp_version`, `ksp_version_min`, `ksp_version_max` as game versions.
-    pub fn game_versions(
-        &self,
-    ) -> Result<(Option<GameVersion>, Option<GameVersion>, Option<GameVersion>), CkanError> {
+    pub fn game_versions(&self) -> Result<GameVersions, CkanError> {
         let read = |key: &str| {
             self.get(key)
                 .map(|v| {
-                    GameVersion::from_value(v).ok_or_else(|| {
-                        CkanError::field(format!("$.{key}"), "not a game version")
-                    })
+                    GameVersion::from_value(v)
+                        .ok_or_else(|| CkanError::field(format!("$.{key}"), "not a game version"))
                 })
                 .transpose()
         };
-        Ok((
-            read("ksp_version")?,
-            read("ksp_version_min")?,
-            read("ksp_version_max")?,
-        ))
+        Ok(GameVersions {
+            ksp_version: read("ksp_version")?,
+            min: read("ksp_version_min")?,
+            max: read("ksp_version_max")?,
+        })
     }
 
     /// Every `x_netkan_*` option, with the inflator's defaults.
@@ -342,7 +403,9 @@ impl<'a> Module<'a> {
                 let replace = match o.get("replace") {
                     None | Some(Value::Null) => VersionEdit::DEFAULT_REPLACE.to_owned(),
                     Some(Value::String(s)) => s.clone(),
-                    Some(other) => return Err(expected(&format!("{PATH}.replace"), "a string", other)),
+                    Some(other) => {
+                        return Err(expected(&format!("{PATH}.replace"), "a string", other));
+                    }
                 };
                 let strict = match o.get("strict") {
                     None | Some(Value::Null) => true,
@@ -469,7 +532,10 @@ impl<'a> Module<'a> {
         let build = match o.get("build") {
             None | Some(Value::Null) => JenkinsBuild::Stable,
             Some(Value::String(s)) => JenkinsBuild::parse(s).ok_or_else(|| {
-                CkanError::field("$.x_netkan_jenkins.build", format!("unknown build type `{s}`"))
+                CkanError::field(
+                    "$.x_netkan_jenkins.build",
+                    format!("unknown build type `{s}`"),
+                )
             })?,
             Some(other) => return Err(expected("$.x_netkan_jenkins.build", "a string", other)),
         };
@@ -477,7 +543,11 @@ impl<'a> Module<'a> {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => {
-                return Err(expected("$.x_netkan_jenkins.asset_match", "a string", other));
+                return Err(expected(
+                    "$.x_netkan_jenkins.asset_match",
+                    "a string",
+                    other,
+                ));
             }
         };
         Ok(JenkinsOptions {
@@ -497,6 +567,14 @@ fn bool_at(value: Option<&Value>, path: &str) -> Result<bool, CkanError> {
         Some(Value::Bool(b)) => Ok(*b),
         Some(other) => Err(expected(path, "a bool", other)),
     }
+}
+
+/// The game-version properties of a module.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GameVersions {
+    pub ksp_version: Option<GameVersion>,
+    pub min: Option<GameVersion>,
+    pub max: Option<GameVersion>,
 }
 
 /// Every `x_netkan_*` option of one netkan document (reference §7).
@@ -645,7 +723,10 @@ mod tests {
         assert!(!is_valid_identifier("A_B"));
         let o = obj(json!({"identifier": "A_B"}));
         let err = Module::new(&o).identifier().expect_err("bad id");
-        assert!(err.to_string().starts_with("at $.identifier: `A_B`"), "{err}");
+        assert!(
+            err.to_string().starts_with("at $.identifier: `A_B`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -659,7 +740,10 @@ mod tests {
         assert_eq!(m.kind().expect("kind"), Kind::Package);
         assert_eq!(m.release_status().expect("status"), ReleaseStatus::Stable);
         assert!(!m.is_prerelease());
-        assert_eq!(m.version().expect("version").expect("present").as_str(), "1");
+        assert_eq!(
+            m.version().expect("version").expect("present").as_str(),
+            "1"
+        );
         assert_eq!(m.licenses().expect("licenses"), ["MIT", "GPL-3.0"]);
         assert_eq!(m.downloads().expect("downloads"), ["https://e.com/a.zip"]);
         assert_eq!(m.authors().expect("authors"), ["me"]);
@@ -708,6 +792,48 @@ mod tests {
     }
 
     #[test]
+    fn multi_document_netkans_are_mixed() {
+        let docs = parse_netkan(concat!(
+            "identifier: X\n$kref: '#/ckan/github/a/b'\nx_netkan_force_v: true\ntags: [a]\n",
+            "---\n$kref: '#/ckan/spacedock/1'\n$vref: '#/ckan/ksp-avc'\ntags: [b, c]\n",
+            "install: [{find: X, install_to: GameData}]\nresources: {homepage: h, x_netkan_y: 1}\n",
+        ))
+        .expect("parses");
+        let mixed = mix_documents(&docs);
+        assert_eq!(
+            Value::Object(mixed[0].clone()),
+            json!({
+                "identifier": "X", "$kref": "#/ckan/github/a/b", "x_netkan_force_v": true,
+                "tags": ["b", "c"], "$vref": "#/ckan/ksp-avc",
+                "install": [{"find": "X", "install_to": "GameData"}],
+                "resources": {"homepage": "h"}
+            })
+        );
+        assert_eq!(
+            Value::Object(mixed[1].clone()),
+            json!({
+                "$kref": "#/ckan/spacedock/1", "$vref": "#/ckan/ksp-avc", "tags": ["b", "c"],
+                "install": [{"find": "X", "install_to": "GameData"}],
+                "resources": {"homepage": "h", "x_netkan_y": 1}, "identifier": "X"
+            })
+        );
+        assert_eq!(mix_documents(&docs[..1]), docs[..1].to_vec());
+    }
+
+    #[test]
+    fn merge_replaces_arrays_and_merges_objects() {
+        let mut target = obj(json!({"a": [1, 2], "o": {"x": 1, "y": 2}, "s": "t", "n": 1}));
+        merge_json(
+            &mut target,
+            &obj(json!({"a": [3], "o": {"y": 3, "z": 4}, "s": null, "new": true})),
+        );
+        assert_eq!(
+            Value::Object(target),
+            json!({"a": [3], "o": {"x": 1, "y": 3, "z": 4}, "s": null, "n": 1, "new": true})
+        );
+    }
+
+    #[test]
     fn invalid_epochs_are_refused() {
         for bad in [json!("a"), json!("-1"), json!("5.5"), json!(-1)] {
             let o = obj(json!({"x_netkan_epoch": bad}));
@@ -716,11 +842,15 @@ mod tests {
         let o = obj(json!({"x_netkan_version_edit": ["x"]}));
         let err = Module::new(&o).netkan_options().expect_err("array edit");
         assert!(
-            err.to_string().contains("unrecognized `x_netkan_version_edit` value"),
+            err.to_string()
+                .contains("unrecognized `x_netkan_version_edit` value"),
             "{err}"
         );
         let o = obj(json!({"x_netkan_override": [{"override": {}}]}));
         let err = Module::new(&o).netkan_options().expect_err("no version");
-        assert!(err.to_string().contains("can't find version in override stanza"));
+        assert!(
+            err.to_string()
+                .contains("can't find version in override stanza")
+        );
     }
 }

@@ -130,20 +130,90 @@ pub fn inflator_fallback_download(identifier: &str, version: &str, sha1: &str) -
 
 /// CKAN.schema `redistributable_license`: licenses that let archive.org keep a copy.
 pub const REDISTRIBUTABLE_LICENSES: [&str; 84] = [
-    "public-domain", "Apache", "Apache-1.0", "Apache-2.0", "Artistic", "Artistic-1.0",
-    "Artistic-2.0", "BSD-2-clause", "BSD-3-clause", "BSD-4-clause", "ISC", "CC-BY", "CC-BY-1.0",
-    "CC-BY-2.0", "CC-BY-2.5", "CC-BY-3.0", "CC-BY-4.0", "CC-BY-SA", "CC-BY-SA-1.0",
-    "CC-BY-SA-2.0", "CC-BY-SA-2.5", "CC-BY-SA-3.0", "CC-BY-SA-4.0", "CC-BY-NC", "CC-BY-NC-1.0",
-    "CC-BY-NC-2.0", "CC-BY-NC-2.5", "CC-BY-NC-3.0", "CC-BY-NC-4.0", "CC-BY-NC-SA",
-    "CC-BY-NC-SA-1.0", "CC-BY-NC-SA-2.0", "CC-BY-NC-SA-2.5", "CC-BY-NC-SA-3.0",
-    "CC-BY-NC-SA-4.0", "CC-BY-NC-ND", "CC-BY-NC-ND-1.0", "CC-BY-NC-ND-2.0", "CC-BY-NC-ND-2.5",
-    "CC-BY-NC-ND-3.0", "CC-BY-NC-ND-4.0", "CC-BY-ND", "CC-BY-ND-1.0", "CC-BY-ND-2.0",
-    "CC-BY-ND-2.5", "CC-BY-ND-3.0", "CC-BY-ND-4.0", "CC0", "CDDL", "CPL", "EFL-1.0", "EFL-2.0",
-    "Expat", "MIT", "GPL-1.0", "GPL-2.0", "GPL-3.0", "LGPL-2.0", "LGPL-2.1", "LGPL-3.0",
-    "GFDL-1.0", "GFDL-1.1", "GFDL-1.2", "GFDL-1.3", "GFDL-NIV-1.0", "GFDL-NIV-1.1",
-    "GFDL-NIV-1.2", "GFDL-NIV-1.3", "LPPL-1.0", "LPPL-1.1", "LPPL-1.2", "LPPL-1.3c", "MPL-1.1",
-    "MPL-2.0", "Perl", "Python-2.0", "QPL-1.0", "W3C", "Zlib", "Zope", "WTFPL", "Unlicense",
-    "open-source", "unrestricted",
+    "public-domain",
+    "Apache",
+    "Apache-1.0",
+    "Apache-2.0",
+    "Artistic",
+    "Artistic-1.0",
+    "Artistic-2.0",
+    "BSD-2-clause",
+    "BSD-3-clause",
+    "BSD-4-clause",
+    "ISC",
+    "CC-BY",
+    "CC-BY-1.0",
+    "CC-BY-2.0",
+    "CC-BY-2.5",
+    "CC-BY-3.0",
+    "CC-BY-4.0",
+    "CC-BY-SA",
+    "CC-BY-SA-1.0",
+    "CC-BY-SA-2.0",
+    "CC-BY-SA-2.5",
+    "CC-BY-SA-3.0",
+    "CC-BY-SA-4.0",
+    "CC-BY-NC",
+    "CC-BY-NC-1.0",
+    "CC-BY-NC-2.0",
+    "CC-BY-NC-2.5",
+    "CC-BY-NC-3.0",
+    "CC-BY-NC-4.0",
+    "CC-BY-NC-SA",
+    "CC-BY-NC-SA-1.0",
+    "CC-BY-NC-SA-2.0",
+    "CC-BY-NC-SA-2.5",
+    "CC-BY-NC-SA-3.0",
+    "CC-BY-NC-SA-4.0",
+    "CC-BY-NC-ND",
+    "CC-BY-NC-ND-1.0",
+    "CC-BY-NC-ND-2.0",
+    "CC-BY-NC-ND-2.5",
+    "CC-BY-NC-ND-3.0",
+    "CC-BY-NC-ND-4.0",
+    "CC-BY-ND",
+    "CC-BY-ND-1.0",
+    "CC-BY-ND-2.0",
+    "CC-BY-ND-2.5",
+    "CC-BY-ND-3.0",
+    "CC-BY-ND-4.0",
+    "CC0",
+    "CDDL",
+    "CPL",
+    "EFL-1.0",
+    "EFL-2.0",
+    "Expat",
+    "MIT",
+    "GPL-1.0",
+    "GPL-2.0",
+    "GPL-3.0",
+    "LGPL-2.0",
+    "LGPL-2.1",
+    "LGPL-3.0",
+    "GFDL-1.0",
+    "GFDL-1.1",
+    "GFDL-1.2",
+    "GFDL-1.3",
+    "GFDL-NIV-1.0",
+    "GFDL-NIV-1.1",
+    "GFDL-NIV-1.2",
+    "GFDL-NIV-1.3",
+    "LPPL-1.0",
+    "LPPL-1.1",
+    "LPPL-1.2",
+    "LPPL-1.3c",
+    "MPL-1.1",
+    "MPL-2.0",
+    "Perl",
+    "Python-2.0",
+    "QPL-1.0",
+    "W3C",
+    "Zlib",
+    "Zope",
+    "WTFPL",
+    "Unlicense",
+    "open-source",
+    "unrestricted",
 ];
 
 /// The mirrorer's `can_mirror`: a plain package with a known archive type and at least one
@@ -178,23 +248,26 @@ mod tests {
 
     #[test]
     fn ckan_file_names() {
-        assert_eq!(ckan_file_name("Kopernicus", "2:release-1.12.1-247"), "Kopernicus-2-release-1.12.1-247.ckan");
+        assert_eq!(
+            ckan_file_name("Kopernicus", "2:release-1.12.1-247"),
+            "Kopernicus-2-release-1.12.1-247.ckan"
+        );
         assert_eq!(ckan_file_name("ABCORS", "0.5.2"), "ABCORS-0.5.2.ckan");
     }
 
     #[test]
     fn csharp_uri_quirk() {
-        assert_eq!(
-            csharp_uri_to_string("a%20b%3Ac%27d%28e%29f"),
-            "a b:c'd(e)f"
-        );
+        assert_eq!(csharp_uri_to_string("a%20b%3Ac%27d%28e%29f"), "a b:c'd(e)f");
         let untouched = " :'()&%26/%2F+%2B?%3F#%23,%2C";
         assert_eq!(csharp_uri_to_string(untouched), untouched);
     }
 
     #[test]
     fn cache_names_match_netkan_infra() {
-        assert_eq!(cache_prefix("https://awesomesite.org/awesomemod-1.0.0.zip"), "3C69B375");
+        assert_eq!(
+            cache_prefix("https://awesomesite.org/awesomemod-1.0.0.zip"),
+            "3C69B375"
+        );
         let o = obj(json!({
             "identifier": "AwesomeMod", "version": "1.0.0",
             "download": "https://awesomesite.org/awesomemod-1.0.0.zip",
@@ -222,16 +295,28 @@ mod tests {
         assert_eq!(mirror_item("X", "1:v 2.0"), "X-1-v_2.0");
         assert_eq!(mirror_version("1:v 2.0", false), "v_2.0");
         assert_eq!(
-            mirror_filename("AwesomeMod", "1.0.0", Some("DF564E21AB"), None, "application/zip")
-                .as_deref(),
+            mirror_filename(
+                "AwesomeMod",
+                "1.0.0",
+                Some("DF564E21AB"),
+                None,
+                "application/zip"
+            )
+            .as_deref(),
             Some("DF564E21-AwesomeMod-1.0.0.zip")
         );
-        assert_eq!(mirror_filename("A", "1", None, None, "application/zip"), None);
+        assert_eq!(
+            mirror_filename("A", "1", None, None, "application/zip"),
+            None
+        );
         assert_eq!(
             mirror_download("AwesomeMod", "1.0.0", "DF564E21-AwesomeMod-1.0.0.zip"),
             "https://archive.org/download/AwesomeMod-1.0.0/DF564E21-AwesomeMod-1.0.0.zip"
         );
-        assert_eq!(mirror_source_filename("AwesomeMod", "1.0.0"), "AwesomeMod-1.0.0.source.zip");
+        assert_eq!(
+            mirror_source_filename("AwesomeMod", "1.0.0"),
+            "AwesomeMod-1.0.0.source.zip"
+        );
         assert_eq!(sanitize_archive_name("-_é[x]+y"), "xy");
         assert_eq!(sanitize_archive_name(&"a".repeat(150)).len(), 100);
         assert_eq!(
@@ -242,11 +327,15 @@ mod tests {
 
     #[test]
     fn mirrorability() {
-        let o = obj(json!({"license": ["CC-BY-NC-SA-4.0", "GPL-3.0", "MIT"], "download_content_type": "application/zip"}));
+        let o = obj(
+            json!({"license": ["CC-BY-NC-SA-4.0", "GPL-3.0", "MIT"], "download_content_type": "application/zip"}),
+        );
         assert!(can_mirror(&Module::new(&o)));
         let o = obj(json!({"license": "restricted", "download_content_type": "application/zip"}));
         assert!(!can_mirror(&Module::new(&o)));
-        let o = obj(json!({"kind": "metapackage", "license": "MIT", "download_content_type": "application/zip"}));
+        let o = obj(
+            json!({"kind": "metapackage", "license": "MIT", "download_content_type": "application/zip"}),
+        );
         assert!(!can_mirror(&Module::new(&o)));
     }
 }

@@ -120,7 +120,11 @@ pub(crate) fn parse_dotnet_int(text: &str) -> Option<i64> {
     for b in digits.bytes() {
         value = value.checked_mul(10)?.checked_sub(i64::from(b - b'0'))?;
     }
-    if negative { Some(value) } else { value.checked_neg() }
+    if negative {
+        Some(value)
+    } else {
+        value.checked_neg()
+    }
 }
 
 enum Frame {
@@ -352,7 +356,9 @@ mod tests {
 
     #[test]
     fn json_is_read_as_yaml() {
-        let v = one("{\n\t\"identifier\": \"X\",\n    \"tags\": [\"a\", \"b\"], \"n\": null, \"s\": \"\\u00e9\\/\"\n}");
+        let v = one(
+            "{\n\t\"identifier\": \"X\",\n    \"tags\": [\"a\", \"b\"], \"n\": null, \"s\": \"\\u00e9\\/\"\n}",
+        );
         assert_eq!(
             v,
             json!({"identifier": "X", "tags": ["a", "b"], "n": null, "s": "é/"})
@@ -372,7 +378,10 @@ mod tests {
         let err = parse_netkan("a:\n  - {b: 1, b: 2}\n").expect_err("duplicate");
         assert_eq!(err.to_string(), "duplicate key at $.a[0].b");
         let err = parse_netkan("a: [1, 2\n").expect_err("syntax");
-        assert!(err.to_string().starts_with("yaml syntax error at line"), "{err}");
+        assert!(
+            err.to_string().starts_with("yaml syntax error at line"),
+            "{err}"
+        );
         let err = parse_netkan("? [a]\n: 1\n").expect_err("non-scalar key");
         assert!(matches!(err, CkanError::NonScalarKey { .. }));
         let err = parse_netkan("a: *nope\n").expect_err("alias");

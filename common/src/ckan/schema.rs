@@ -40,6 +40,52 @@ impl fmt::Display for SchemaError {
     }
 }
 
+/// The `uri` format as CKAN's validator (NJsonSchema) checks it: `Uri.TryCreate(value,
+/// UriKind.Absolute)`, which escapes what RFC 3986 forbids instead of refusing it. The inflator
+/// ran that check on every file it wrote, so real URLs such as
+/// `https://spacedock.info/mod/2521/[WMS]%20WorldWar%20Maritime%20Ships` (153 files in
+/// CKAN-meta) are valid; a strict RFC 3986 check would call them invalid.
+///
+/// Approximated as: a scheme, `:`, and for the hierarchical web schemes `//` and a host without
+/// white space; otherwise any non-empty rest. Surrounding white space is trimmed as .NET does.
+pub fn dotnet_absolute_uri(value: &str) -> bool {
+    let value = value.trim();
+    let Some((scheme, rest)) = value.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    let scheme_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok || rest.is_empty() || value.chars().any(char::is_control) {
+        return false;
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" | "https" | "ftp" | "ws" | "wss" => {
+            let Some(after) = rest.strip_prefix("//") else {
+                return false;
+            };
+            let authority = after.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            let host = if host.starts_with('[') {
+                // An IPv6 literal; its port is not checked.
+                host.split_once(']').map_or("", |(h, _)| h)
+            } else if let Some((h, port)) = host.rsplit_once(':') {
+                if !port.bytes().all(|b| b.is_ascii_digit()) {
+                    return false;
+                }
+                h
+            } else {
+                host
+            };
+            !host.is_empty()
+                && !host
+                    .chars()
+                    .any(|c| c.is_whitespace() || "<>\"{}|\\^`".contains(c))
+        }
+        _ => true,
+    }
+}
+
 /// The two compiled schemas.
 pub struct Schemas {
     ckan: Validator,
@@ -64,6 +110,7 @@ impl Schemas {
             serde_json::from_str(NETKAN_SCHEMA).map_err(|e| invalid("NetKAN.schema", &e))?;
         let ckan_validator = jsonschema::draft4::options()
             .offline()
+            .with_format("uri", dotnet_absolute_uri)
             .build(&ckan)
             .map_err(|e| invalid("CKAN.schema", &e))?;
         let registry = Registry::new()
@@ -72,6 +119,7 @@ impl Schemas {
             .map_err(|e| invalid("CKAN.schema", &e))?;
         let netkan_validator = jsonschema::draft4::options()
             .offline()
+            .with_format("uri", dotnet_absolute_uri)
             .with_registry(&registry)
             .build(&netkan)
             .map_err(|e| invalid("NetKAN.schema", &e))?;
@@ -110,6 +158,14 @@ impl Schemas {
             .iter_errors(document)
             .map(|e| {
                 let mut message = e.to_string();
+                // "{...whole document...} is not valid under any of the schemas listed in the
+                // 'oneOf' keyword": the path already says which value, so drop the quote.
+                if message.starts_with(['{', '['])
+                    && message.len() > MAX_MESSAGE
+                    && let Some(at) = message.rfind(" is not ")
+                {
+                    message = format!("the value{}", &message[at..]);
+                }
                 if message.len() > MAX_MESSAGE {
                     let mut cut = MAX_MESSAGE;
                     while !message.is_char_boundary(cut) {
@@ -132,6 +188,32 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn uris_are_checked_as_dotnet_checks_them() {
+        for ok in [
+            "https://spacedock.info/mod/2521/[WMS]%20WorldWar%20Maritime%20Ships",
+            "https://spacedock.info/mod/2796/SPUR%20:%20A%20\"Stock\"",
+            "https://example.com:8080/a b",
+            "mailto:someone@example.com",
+            " https://example.com ",
+        ] {
+            assert!(dotnet_absolute_uri(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "example.com",
+            "/relative/path",
+            "https:",
+            "https://",
+            "https:///x",
+            "1http://x",
+            "https://ex ample.com/",
+            "https://x:port/",
+        ] {
+            assert!(!dotnet_absolute_uri(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn embedded_schemas_compile() {
@@ -167,6 +249,9 @@ mod tests {
         let errors = schemas.validate(SchemaKind::Netkan, &bad);
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
         assert!(paths.contains(&"$.license"), "{errors:?}");
-        assert!(paths.contains(&"$[\"$kref\"]") || paths.contains(&"$.$kref"), "{errors:?}");
+        assert!(
+            paths.contains(&"$[\"$kref\"]") || paths.contains(&"$.$kref"),
+            "{errors:?}"
+        );
     }
 }

@@ -125,8 +125,7 @@ pub fn minimum_spec_version(json: &Object) -> SpecVersion {
     if matches!(json.get("download"), Some(Value::Array(_))) {
         return v(1, 34);
     }
-    if relationships(json).any(|r| r.contains_key("any_of") && r.contains_key("choice_help_text"))
-    {
+    if relationships(json).any(|r| r.contains_key("any_of") && r.contains_key("choice_help_text")) {
         return v(1, 31);
     }
     if has_license(json, "MPL-2.0") {
@@ -168,7 +167,9 @@ pub fn minimum_spec_version(json: &Object) -> SpecVersion {
         return v(1, 16);
     }
     if any_stanza(json, |s| {
-        install_to(s).unwrap_or_default().starts_with("Ships/@thumbs")
+        install_to(s)
+            .unwrap_or_default()
+            .starts_with("Ships/@thumbs")
     }) {
         return v(1, 16);
     }
@@ -178,7 +179,9 @@ pub fn minimum_spec_version(json: &Object) -> SpecVersion {
     if any_stanza(json, |s| install_to(s).as_deref() == Some("Scenarios")) {
         return v(1, 14);
     }
-    if any_stanza(json, |s| install_to(s).unwrap_or_default().starts_with("Ships/")) {
+    if any_stanza(json, |s| {
+        install_to(s).unwrap_or_default().starts_with("Ships/")
+    }) {
         return v(1, 12);
     }
     if any_stanza(json, |s| {
@@ -201,7 +204,9 @@ pub fn minimum_spec_version(json: &Object) -> SpecVersion {
     if json.contains_key("supports") {
         return v(1, 2);
     }
-    if any_stanza(json, |s| install_to(s).unwrap_or_default().starts_with("GameData/")) {
+    if any_stanza(json, |s| {
+        install_to(s).unwrap_or_default().starts_with("GameData/")
+    }) {
         return v(1, 2);
     }
     SpecVersion::V1_0
@@ -265,7 +270,10 @@ mod tests {
         assert_eq!(min(json!({"kind": "dlc"})), "v1.28");
         assert_eq!(min(json!({"replaced_by": {"name": "X"}})), "v1.26");
         assert_eq!(min(json!({"conflicts": [{"any_of": []}]})), "v1.26");
-        assert_eq!(min(json!({"install": [{"install_to": "Missions"}]})), "v1.25");
+        assert_eq!(
+            min(json!({"install": [{"install_to": "Missions"}]})),
+            "v1.25"
+        );
         assert_eq!(
             min(json!({"install": [{"install_to": "GameData", "include_only": "x"}]})),
             "v1.24"
@@ -284,8 +292,14 @@ mod tests {
             min(json!({"install": [{"install_to": "GameData", "find_matches_files": true}]})),
             "v1.16"
         );
-        assert_eq!(min(json!({"install": [{"install_to": "Scenarios"}]})), "v1.14");
-        assert_eq!(min(json!({"install": [{"install_to": "Ships/VAB"}]})), "v1.12");
+        assert_eq!(
+            min(json!({"install": [{"install_to": "Scenarios"}]})),
+            "v1.14"
+        );
+        assert_eq!(
+            min(json!({"install": [{"install_to": "Ships/VAB"}]})),
+            "v1.12"
+        );
         assert_eq!(
             min(json!({"install": [{"install_to": "GameData", "find_regexp": "x"}]})),
             "v1.10"

@@ -111,7 +111,9 @@ pub fn write_string(out: &mut String, s: &str) {
             0x0c => Some("\\f"),
             0x00..=0x1f => Some(""),
             0xc2 if bytes.get(i + 1) == Some(&0x85) => Some(""),
-            0xe2 if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)) => {
+            0xe2 if bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)) =>
+            {
                 Some("")
             }
             _ => None,
@@ -121,7 +123,13 @@ pub fn write_string(out: &mut String, s: &str) {
             continue;
         };
         out.push_str(&s[start..i]);
-        let len = if b < 0x80 { 1 } else if b == 0xc2 { 2 } else { 3 };
+        let len = if b < 0x80 {
+            1
+        } else if b == 0xc2 {
+            2
+        } else {
+            3
+        };
         if escape.is_empty() {
             let c = s[i..i + len].chars().next().expect("a whole character");
             out.push_str(&format!("\\u{:04x}", u32::from(c)));
@@ -246,9 +254,8 @@ pub fn canonical_sort(json: &Object) -> Object {
 
 /// Whether the object's top-level and `resources` keys are already in canonical order.
 pub fn is_canonical_order(json: &Object) -> bool {
-    let in_order = |map: &Object, order: &[&str]| {
-        map.keys().zip(sorted_keys(map, order)).all(|(a, b)| a == b)
-    };
+    let in_order =
+        |map: &Object, order: &[&str]| map.keys().zip(sorted_keys(map, order)).all(|(a, b)| a == b);
     in_order(json, &PROPERTY_ORDER)
         && match json.get("resources") {
             Some(Value::Object(res)) => in_order(res, &RESOURCE_ORDER),
@@ -270,7 +277,11 @@ pub fn culture_compare(a: &str, b: &str) -> Ordering {
     primary(a)
         .cmp(&primary(b))
         .then_with(|| {
-            let tertiary = |s: &str| s.chars().map(|c| u8::from(c.is_ascii_uppercase())).collect::<Vec<u8>>();
+            let tertiary = |s: &str| {
+                s.chars()
+                    .map(|c| u8::from(c.is_ascii_uppercase()))
+                    .collect::<Vec<u8>>()
+            };
             tertiary(a).cmp(&tertiary(b))
         })
         .then_with(|| a.cmp(b))
@@ -338,7 +349,10 @@ mod tests {
     #[test]
     fn strings_are_escaped_like_newtonsoft() {
         let mut out = String::new();
-        write_string(&mut out, "a\"b\\c\n\t\r\u{8}\u{c}\u{1}\u{1b}\u{7f}/'<\u{85}\u{2028}\u{2029}é");
+        write_string(
+            &mut out,
+            "a\"b\\c\n\t\r\u{8}\u{c}\u{1}\u{1b}\u{7f}/'<\u{85}\u{2028}\u{2029}é",
+        );
         assert_eq!(
             out,
             "\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u001b\u{7f}/'<\\u0085\\u2028\\u2029é\""
@@ -348,7 +362,10 @@ mod tests {
     #[test]
     fn release_dates_trim_ticks() {
         let at = |s: i64, ns: u32| Utc.timestamp_opt(s, ns).single().expect("valid");
-        assert_eq!(format_release_date(at(1_781_786_674, 0)), "2026-06-18T12:44:34Z");
+        assert_eq!(
+            format_release_date(at(1_781_786_674, 0)),
+            "2026-06-18T12:44:34Z"
+        );
         assert_eq!(
             format_release_date(at(1_755_612_281, 155_123_000)),
             "2025-08-19T14:04:41.155123Z"
@@ -358,7 +375,10 @@ mod tests {
             "2026-06-07T08:55:07.823Z"
         );
         assert_eq!(format_release_date(at(0, 99)), "1970-01-01T00:00:00Z");
-        assert_eq!(format_release_date(at(0, 100)), "1970-01-01T00:00:00.0000001Z");
+        assert_eq!(
+            format_release_date(at(0, 100)),
+            "1970-01-01T00:00:00.0000001Z"
+        );
     }
 
     #[test]
@@ -385,9 +405,25 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "spec_version", "identifier", "name", "abstract", "author", "version",
-                "ksp_version", "license", "resources", "tags", "depends", "install", "download",
-                "release_date", "kind", "replaced_by", "zeta", "x_screenshot", "x_generated_by"
+                "spec_version",
+                "identifier",
+                "name",
+                "abstract",
+                "author",
+                "version",
+                "ksp_version",
+                "license",
+                "resources",
+                "tags",
+                "depends",
+                "install",
+                "download",
+                "release_date",
+                "kind",
+                "replaced_by",
+                "zeta",
+                "x_screenshot",
+                "x_generated_by"
             ]
         );
         let res: Vec<&str> = sorted["resources"]
@@ -398,11 +434,23 @@ mod tests {
             .collect();
         assert_eq!(
             res,
-            ["homepage", "spacedock", "repository", "bugtracker", "discussions", "metanetkan", "x_screenshot"]
+            [
+                "homepage",
+                "spacedock",
+                "repository",
+                "bugtracker",
+                "discussions",
+                "metanetkan",
+                "x_screenshot"
+            ]
         );
         // Nested stanzas keep their own order.
         assert_eq!(
-            sorted["install"][0].as_object().expect("object").keys().collect::<Vec<_>>(),
+            sorted["install"][0]
+                .as_object()
+                .expect("object")
+                .keys()
+                .collect::<Vec<_>>(),
             ["install_to", "find"]
         );
         assert!(is_canonical_order(&sorted));
