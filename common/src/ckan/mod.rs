@@ -16,11 +16,13 @@
 //! - [`schema`]: validation against the embedded `CKAN.schema` / `NetKAN.schema`.
 //! - [`names`]: `.ckan` file names, download-cache names and archive.org names.
 //! - [`meta_tree`]: highest version and highest prerelease per identifier in a CKAN-meta tree.
+//! - [`fuzzing`]: the entry point shared by the cargo-fuzz target and the stable smoke test.
 //!
 //! Architecture invariant: nothing here does network or git I/O; `meta_tree` only reads files.
 //! The value model is `serde_json` with `preserve_order`, so an object keeps its file's key order
 //! and the inflator can edit it in place before writing it back.
 
+pub mod fuzzing;
 pub mod game_version;
 pub mod kref;
 pub mod meta_tree;
