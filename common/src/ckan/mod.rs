@@ -42,7 +42,7 @@ pub use module::{Module, NetkanOptions, mix_documents};
 pub use parse::{Object, Typing, parse_ckan, parse_documents, parse_netkan};
 pub use schema::{SchemaError, SchemaKind, Schemas};
 pub use spec_version::SpecVersion;
-pub use version::ModuleVersion;
+pub use version::{AutoEpoch, ModuleVersion, auto_epoch};
 
 /// Every failure of the CKAN metadata core. Messages are lowercase and name the JSON path
 /// (`$.resources.homepage`) where one applies; [`CkanError::InFile`] adds the file.

@@ -164,7 +164,7 @@ impl Builder {
                 self.finish(value, anchor)
             }
             Event::SequenceStart(anchor, _) => {
-                self.open(span)?;
+                self.open()?;
                 self.stack.push(Frame::Seq {
                     items: Vec::new(),
                     anchor,
@@ -172,7 +172,7 @@ impl Builder {
                 Ok(())
             }
             Event::MappingStart(anchor, _) => {
-                self.open(span)?;
+                self.open()?;
                 self.stack.push(Frame::Map {
                     map: Object::new(),
                     key: None,
@@ -241,7 +241,7 @@ impl Builder {
         Ok(())
     }
 
-    fn open(&mut self, _span: Span) -> Result<(), CkanError> {
+    fn open(&mut self) -> Result<(), CkanError> {
         if self.expects_key() {
             return Err(CkanError::NonScalarKey { path: self.path() });
         }

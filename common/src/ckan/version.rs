@@ -93,6 +93,38 @@ impl ModuleVersion {
     }
 }
 
+/// The outcome of [`auto_epoch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoEpoch {
+    /// The version with the epoch it needs to sort above the highest one.
+    pub version: ModuleVersion,
+    /// `start < highest < final` with a new epoch: the release is out of order. The inflator
+    /// stages it ("Auto-epoching out of order version: …"), or fails on a flaky host.
+    pub out_of_order: bool,
+}
+
+/// The auto-epoching step of `EpochTransformer`: while `version < highest`, increment the epoch.
+/// Epochs below `highest`'s can never win, so the loop starts there (CKAN counts up one by one;
+/// the result is the same).
+pub fn auto_epoch(version: &ModuleVersion, highest: &ModuleVersion) -> AutoEpoch {
+    let mut current = version.clone();
+    if current < *highest && current.epoch < highest.epoch {
+        current = ModuleVersion {
+            epoch: highest.epoch,
+            text: format!("{}:{}", highest.epoch, current.version),
+            version: current.version,
+        };
+    }
+    while current < *highest {
+        current = current.increment_epoch();
+    }
+    let out_of_order = current.epoch != highest.epoch && *version < *highest && *highest < current;
+    AutoEpoch {
+        version: current,
+        out_of_order,
+    }
+}
+
 /// The run-by-run comparison of two epoch-less versions (Spec.md "Version ordering").
 fn compare_versions(v1: &str, v2: &str) -> Ordering {
     let mut first = v1;
@@ -228,6 +260,29 @@ mod tests {
         assert_less("v2.5", "vV2.4");
         assert_less("2.5", "v2.4");
         assert_less("0.7", "0.65");
+    }
+
+    #[test]
+    fn auto_epoch_vectors() {
+        // EpochTransformerTests: HighestVersion 5:1.2 with 1.1 → 6:1.1, staged.
+        let r = auto_epoch(&v("1.1"), &v("5:1.2"));
+        assert_eq!(r.version.as_str(), "6:1.1");
+        assert!(r.out_of_order);
+        // HighestVersion 5:1.1 with 1.1 → 5:1.1, not staged.
+        let r = auto_epoch(&v("1.1"), &v("5:1.1"));
+        assert_eq!(r.version.as_str(), "5:1.1");
+        assert!(!r.out_of_order);
+        // Already higher: unchanged.
+        let r = auto_epoch(&v("1.3"), &v("1.2"));
+        assert_eq!(r.version.as_str(), "1.3");
+        assert!(!r.out_of_order);
+        // Same epoch, lower version: one more epoch, out of order.
+        let r = auto_epoch(&v("0.9"), &v("1.0"));
+        assert_eq!(r.version.as_str(), "1:0.9");
+        assert!(r.out_of_order);
+        // A huge epoch does not loop forever.
+        let r = auto_epoch(&v("1.0"), &v("2000000000:1.0"));
+        assert_eq!(r.version.as_str(), "2000000000:1.0");
     }
 
     #[test]
