@@ -1,10 +1,12 @@
 //! `netkan`: the operator command. `netkan up` runs the whole system on one machine; the
 //! other subcommands inspect and repair it.
 
+mod ckan;
 mod ops;
 mod up;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -12,17 +14,13 @@ use netkan_common::config::Settings;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(
-    name = "netkan",
-    version,
-    about = "Run and operate the NetKAN pipeline"
-)]
+#[command(name = "netkan", version, about = "Run and operate the NetKAN pipeline")]
 struct Cli {
     /// TOML configuration file (also NETKAN_CONFIG).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// Print JSON instead of text.
-    #[arg(long, global = true)]
+    /// Print JSON instead of text (queues, dead, jobs, workers).
+    #[arg(long)]
     json: bool,
     #[command(subcommand)]
     command: Command,
@@ -46,6 +44,8 @@ enum Command {
     Jobs(JobsCommand),
     /// Workers and their last heartbeat.
     Workers,
+    /// Inspect CKAN metadata files (.netkan, .frozen, .ckan).
+    Ckan(ckan::CkanCommand),
 }
 
 #[derive(Subcommand)]
@@ -57,34 +57,36 @@ enum JobsCommand {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    if let Command::Ckan(cmd) = cli.command {
+        // Works on files alone: no settings, no Redis.
+        return ckan::run(cmd);
+    }
     let mut settings = Settings::load(cli.config.as_deref())?;
     netkan_common::telemetry::init(&settings.log);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    match cli.command {
-        Command::Up { data_dir } => {
+    runtime.block_on(async {
+        if let Command::Up { data_dir } = cli.command {
             if let Some(d) = data_dir {
                 settings.data_dir = d;
             }
-            runtime.block_on(async {
-                let shutdown = CancellationToken::new();
-                tokio::spawn(netkan_worker::shutdown_on_signals(shutdown.clone()));
-                up::run(settings, shutdown).await
-            })
+            let shutdown = CancellationToken::new();
+            tokio::spawn(netkan_worker::shutdown_on_signals(shutdown.clone()));
+            up::run(settings, shutdown).await?;
+            return Ok(ExitCode::SUCCESS);
         }
-        other => runtime.block_on(async {
-            let jq = settings.job_queue();
-            let mut conn = ops::connect(&settings).await?;
-            match other {
-                Command::Queues => ops::queues(&jq, &mut conn, cli.json).await,
-                Command::Dead(cmd) => ops::dead(&jq, &mut conn, cmd, cli.json).await,
-                Command::Jobs(JobsCommand::Show { id }) => {
-                    ops::show_job(&jq, &mut conn, &id, cli.json).await
-                }
-                Command::Workers => ops::workers(&jq, &mut conn, cli.json).await,
-                Command::Up { .. } => unreachable!("handled above"),
+        let jq = settings.job_queue();
+        let mut conn = ops::connect(&settings).await?;
+        match cli.command {
+            Command::Queues => ops::queues(&jq, &mut conn, cli.json).await?,
+            Command::Dead(cmd) => ops::dead(&jq, &mut conn, cmd, cli.json).await?,
+            Command::Jobs(JobsCommand::Show { id }) => {
+                ops::show_job(&jq, &mut conn, &id, cli.json).await?
             }
-        }),
-    }
+            Command::Workers => ops::workers(&jq, &mut conn, cli.json).await?,
+            Command::Up { .. } | Command::Ckan(_) => {}
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }

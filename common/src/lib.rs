@@ -3,6 +3,7 @@
 //! framework, git or an HTTP client.
 //!
 //! # Layout
+//! - `ckan`: parsing, ordering, validating and writing `.netkan` / `.ckan` files exactly as CKAN does.
 //! - `keys`: every Redis key, built in one place under one prefix.
 //! - `job`: ids, queue names, lanes, states; `NewJob`, `ClaimedJob`, `JobRecord`.
 //! - `queue`: the protocol (`JobQueue`): enqueue, claim, renew, finish, upkeep, inspection;
@@ -16,6 +17,7 @@
 //! - `telemetry`: the process's own tracing output.
 //! - `testing` (feature `test-support`): `TestRedis` and polling helpers for tests.
 
+pub mod ckan;
 pub mod config;
 pub mod connect;
 pub mod error;

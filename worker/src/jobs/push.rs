@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use netkan_common::ckan::{Module, parse_netkan};
+use netkan_common::ckan::{Kref, Module, parse_netkan};
 use netkan_common::config::GameSettings;
 use netkan_common::requests::{self, InflateRequest, PushRequest, SpacedockEvent};
 use netkan_common::{Game, NewJob, QueueName};
@@ -152,7 +152,7 @@ async fn run_inflate_request(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
         let mut files = Vec::new();
         for id in &ids {
             let path = format!("{NETKAN_DIR}/{id}.netkan");
-            let text = if netkan_common::ckan::is_valid_identifier(id) {
+            let text = if netkan_common::ckan::module::is_valid_identifier(id) {
                 clone
                     .read_file(head, &path)
                     .map_err(|e| format!("{e:#}"))
@@ -178,6 +178,7 @@ async fn run_spacedock_event(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
     let remote = env.netkan_remote(&game)?;
     let dir = clone_dir(&env.data_dir, game.as_str(), "NetKAN");
     let kref = format!("#/ckan/spacedock/{}", ev.mod_id);
+    let mod_id = ev.mod_id.clone();
     let files = blocking(move || {
         let clone = WorkingClone::open_or_clone(&remote, &dir)?;
         let branch = clone.fetch()?;
@@ -190,16 +191,12 @@ async fn run_spacedock_event(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
             let path = format!("{NETKAN_DIR}/{name}");
             let Some(text) = clone.read_file(head, &path)? else { continue };
             // A cheap text test first; the parse below confirms the kref.
-            if !text.contains(&format!("spacedock/{}", kref.rsplit('/').next().unwrap_or(""))) {
+            if !text.contains(&format!("spacedock/{mod_id}")) {
                 continue;
             }
             let matches = parse_netkan(&text).is_ok_and(|docs| {
                 docs.iter().any(|d| {
-                    Module::new(d)
-                        .kref()
-                        .ok()
-                        .flatten()
-                        .is_some_and(|k| k.to_string() == kref)
+                    matches!(Module::new(d).kref(), Ok(Some(Kref::SpaceDock { id })) if id.to_string() == mod_id)
                 })
             });
             if matches {
