@@ -14,7 +14,11 @@ use netkan_common::config::Settings;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "netkan", version, about = "Run and operate the NetKAN pipeline")]
+#[command(
+    name = "netkan",
+    version,
+    about = "Run and operate the NetKAN pipeline"
+)]
 struct Cli {
     /// TOML configuration file (also NETKAN_CONFIG).
     #[arg(long, global = true)]

@@ -29,11 +29,13 @@ impl WorkingClone {
     /// Opens the clone at `dir`, cloning `remote` there first if it does not exist.
     pub fn open_or_clone(remote: &str, dir: &Path) -> anyhow::Result<Self> {
         let repo = if dir.join(".git").exists() || dir.join("HEAD").exists() {
-            Repository::open(dir).with_context(|| format!("opening the working clone {}", dir.display()))?
+            Repository::open(dir)
+                .with_context(|| format!("opening the working clone {}", dir.display()))?
         } else {
             std::fs::create_dir_all(dir)?;
             // A bare mirror of the remote's branches: the push worker reads trees, never checks out.
-            let repo = Repository::init_bare(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let repo = Repository::init_bare(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
             repo.remote_with_fetch("origin", remote, "+refs/heads/*:refs/remotes/origin/*")
                 .context("adding the remote")?;
             repo
@@ -44,7 +46,10 @@ impl WorkingClone {
     /// Fetches every branch of `origin`; returns the remote's default branch
     /// (`refs/heads/main`).
     pub fn fetch(&self) -> anyhow::Result<String> {
-        let mut remote = self.repo.find_remote("origin").context("the working clone has no origin")?;
+        let mut remote = self
+            .repo
+            .find_remote("origin")
+            .context("the working clone has no origin")?;
         let url = redacted_url(remote.url().unwrap_or("?"));
         let default = {
             let conn = remote
@@ -58,14 +63,21 @@ impl WorkingClone {
         let mut opts = FetchOptions::new();
         opts.prune(git2::FetchPrune::On);
         remote
-            .fetch(&["+refs/heads/*:refs/remotes/origin/*"], Some(&mut opts), None)
+            .fetch(
+                &["+refs/heads/*:refs/remotes/origin/*"],
+                Some(&mut opts),
+                None,
+            )
             .with_context(|| format!("fetching {url}"))?;
         Ok(default)
     }
 
     /// The commit a remote branch points to (`main` → `refs/remotes/origin/main`).
     pub fn branch_head(&self, branch: &str) -> anyhow::Result<Oid> {
-        let name = format!("refs/remotes/origin/{}", branch.trim_start_matches("refs/heads/"));
+        let name = format!(
+            "refs/remotes/origin/{}",
+            branch.trim_start_matches("refs/heads/")
+        );
         Ok(self
             .repo
             .refname_to_id(&name)
@@ -88,7 +100,9 @@ impl WorkingClone {
             let old_oid = Oid::from_str(old).context("bad old commit id")?;
             let base = match self.repo.find_commit(old_oid) {
                 // A force push rewrote history: compare with what both share.
-                Ok(_) if !self.repo.graph_descendant_of(new_oid, old_oid)? && old_oid != new_oid => {
+                Ok(_)
+                    if !self.repo.graph_descendant_of(new_oid, old_oid)? && old_oid != new_oid =>
+                {
                     self.repo.merge_base(old_oid, new_oid).ok()
                 }
                 Ok(_) => Some(old_oid),
@@ -101,11 +115,15 @@ impl WorkingClone {
         };
         let mut opts = DiffOptions::new();
         opts.pathspec(prefix);
-        let mut diff = self
-            .repo
-            .diff_tree_to_tree(base_tree.as_ref(), Some(&new_tree), Some(&mut opts))?;
+        let mut diff =
+            self.repo
+                .diff_tree_to_tree(base_tree.as_ref(), Some(&new_tree), Some(&mut opts))?;
         diff.find_similar(None)?;
-        let path = |f: git2::DiffFile<'_>| f.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let path = |f: git2::DiffFile<'_>| {
+            f.path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         let mut out = Vec::new();
         for d in diff.deltas() {
             out.push(match d.status() {
@@ -139,7 +157,10 @@ impl WorkingClone {
             return Ok(Vec::new());
         };
         let sub = self.repo.find_tree(entry.id())?;
-        Ok(sub.iter().filter_map(|e| e.name().map(str::to_owned)).collect())
+        Ok(sub
+            .iter()
+            .filter_map(|e| e.name().map(str::to_owned))
+            .collect())
     }
 }
 

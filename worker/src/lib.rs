@@ -42,7 +42,53 @@ pub async fn run(
         shutdown_timeout: Duration::from_secs(settings.worker.shutdown_timeout_secs),
         redactor: Redactor::new(settings.secrets()),
     };
-    runner::run(cfg, shutdown).await
+    let drain = tokio::spawn(drain_spool(
+        settings.spool_dir(),
+        settings.job_queue(),
+        redis_url.to_owned(),
+        shutdown.clone(),
+    ));
+    let report = runner::run(cfg, shutdown).await;
+    drain.abort();
+    report
+}
+
+/// How often a worker looks for pushes the hook spooled while Redis was down.
+const SPOOL_DRAIN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Enqueues spooled pushes at start and every [`SPOOL_DRAIN_INTERVAL`], so a push made while
+/// Redis was down is processed even if nobody pushes again.
+async fn drain_spool(
+    dir: std::path::PathBuf,
+    queue: netkan_common::JobQueue,
+    redis_url: String,
+    shutdown: CancellationToken,
+) {
+    loop {
+        if dir.is_dir() {
+            let result = async {
+                let client = redis::Client::open(redis_url.as_str())?;
+                let mut conn = client.get_multiplexed_async_connection().await?;
+                Ok::<_, anyhow::Error>(netkan_common::spool::drain(&dir, &queue, &mut conn).await?)
+            }
+            .await;
+            match result {
+                Ok(d) => {
+                    for id in &d.enqueued {
+                        tracing::info!(job.id = %id, "spooled job enqueued");
+                    }
+                    for (path, why) in &d.unreadable {
+                        tracing::error!(path = %path.display(), reason = %why, "spool file is not a job; left in place");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %format!("{e:#}"), "spool not drained yet"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SPOOL_DRAIN_INTERVAL) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// Cancels `token` on SIGTERM or SIGINT (Ctrl-C); a second signal exits at once.

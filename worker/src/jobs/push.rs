@@ -60,8 +60,12 @@ pub fn register(registry: &mut Registry, env: Arc<PushEnv>) {
     let e = env.clone();
     registry.register(requests::PUSH, move |ctx| run_push(ctx, e.clone()));
     let e = env.clone();
-    registry.register(requests::INFLATE_REQUEST, move |ctx| run_inflate_request(ctx, e.clone()));
-    registry.register(requests::SPACEDOCK_EVENT, move |ctx| run_spacedock_event(ctx, env.clone()));
+    registry.register(requests::INFLATE_REQUEST, move |ctx| {
+        run_inflate_request(ctx, e.clone())
+    });
+    registry.register(requests::SPACEDOCK_EVENT, move |ctx| {
+        run_spacedock_event(ctx, env.clone())
+    });
 }
 
 /// A `.netkan` (or `.frozen`) file to act on.
@@ -73,7 +77,9 @@ struct Candidate {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
-    tokio::task::spawn_blocking(f).await.context("git task panicked")?
+    tokio::task::spawn_blocking(f)
+        .await
+        .context("git task panicked")?
 }
 
 async fn run_push(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
@@ -172,7 +178,10 @@ async fn run_spacedock_event(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
     let ev: SpacedockEvent = serde_json::from_str(&ctx.job().body)
         .map_err(|e| JobError::permanent(format!("the job body is not a SpaceDock event: {e}")))?;
     if ev.mod_id.is_empty() || !ev.mod_id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(JobError::permanent(format!("mod_id {:?} is not a number", ev.mod_id)));
+        return Err(JobError::permanent(format!(
+            "mod_id {:?} is not a number",
+            ev.mod_id
+        )));
     }
     let game = ctx.job().game.clone();
     let remote = env.netkan_remote(&game)?;
@@ -284,7 +293,8 @@ async fn act_on(ctx: &JobContext, env: &PushEnv, game: &Game, files: Vec<Candida
                             job.attributes.insert("HighestVersion".into(), v.clone());
                         }
                         if let Some(v) = pre {
-                            job.attributes.insert("HighestVersionPrerelease".into(), v.clone());
+                            job.attributes
+                                .insert("HighestVersionPrerelease".into(), v.clone());
                         }
                     }
                 }
@@ -327,7 +337,9 @@ pub fn validate(file_id: &str, text: &str) -> Result<bool, String> {
     let module = Module::new(first);
     let id = module.identifier().map_err(|e| e.to_string())?;
     if id != file_id {
-        return Err(format!("identifier {id:?} does not match the file name {file_id:?}"));
+        return Err(format!(
+            "identifier {id:?} does not match the file name {file_id:?}"
+        ));
     }
     for (i, doc) in docs.iter().enumerate() {
         let m = Module::new(doc);
@@ -409,7 +421,11 @@ fn summarize(names: &[String]) -> String {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 fn stem(path: &str) -> &str {
@@ -427,7 +443,10 @@ fn same_repository(pushed: &str, configured: &str) -> bool {
         // A remote URL: the hook runs on the forge's side, nothing local to compare.
         return true;
     }
-    match (Path::new(pushed).canonicalize(), Path::new(configured).canonicalize()) {
+    match (
+        Path::new(pushed).canonicalize(),
+        Path::new(configured).canonicalize(),
+    ) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
@@ -439,13 +458,22 @@ mod tests {
 
     #[test]
     fn netkan_files_are_validated_as_the_inflator_needs_them() {
-        assert_eq!(validate("A", "identifier: A\n$kref: '#/ckan/spacedock/1'\n"), Ok(false));
-        assert_eq!(validate("A", "{\"identifier\": \"A\", \"x_netkan_allow_out_of_order\": true}"), Ok(true));
-        let e = validate("A", "identifier: B\n").unwrap_err();
+        assert_eq!(
+            validate("Ab", "identifier: Ab\n$kref: '#/ckan/spacedock/1'\n"),
+            Ok(false)
+        );
+        assert_eq!(
+            validate(
+                "Ab",
+                "{\"identifier\": \"Ab\", \"x_netkan_allow_out_of_order\": true}"
+            ),
+            Ok(true)
+        );
+        let e = validate("Ab", "identifier: Bc\n").unwrap_err();
         assert!(e.contains("does not match the file name"), "{e}");
-        let e = validate("A", "identifier: A\n$kref: '#/ckan/nowhere/1'\n").unwrap_err();
+        let e = validate("Ab", "identifier: Ab\n$kref: '#/ckan/nowhere/1'\n").unwrap_err();
         assert!(e.contains("kref"), "{e}");
-        assert!(validate("A", "identifier: [unclosed\n").is_err());
+        assert!(validate("Ab", "identifier: [unclosed\n").is_err());
     }
 
     #[test]
