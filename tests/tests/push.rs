@@ -90,8 +90,7 @@ impl World {
             ],
         );
 
-        let mut settings = Settings::default();
-        settings.data_dir = root.join("data");
+        let mut settings = Settings { data_dir: root.join("data"), ..Settings::default() };
         settings.redis.url = Some(Secret::new(redis.url()));
         settings.web.base_url = "http://netkan.test".into();
         settings.worker.roles = vec!["push".into()];

@@ -78,10 +78,9 @@ impl WorkingClone {
             "refs/remotes/origin/{}",
             branch.trim_start_matches("refs/heads/")
         );
-        Ok(self
-            .repo
+        self.repo
             .refname_to_id(&name)
-            .with_context(|| format!("no branch {branch} in the remote"))?)
+            .with_context(|| format!("no branch {branch} in the remote"))
     }
 
     /// The files changed by a push from `old` to `new` (`old` all zeros for a new branch; for a

@@ -359,12 +359,15 @@ pub fn validate(file_id: &str, text: &str) -> Result<bool, String> {
         .unwrap_or(false))
 }
 
+/// An identifier's highest stable and prerelease versions, as the inflator gets them.
+type Highest = (Option<String>, Option<String>);
+
 /// Highest stable and prerelease versions of `ids` in a read-only checkout of CKAN-meta.
 fn highest_versions(
     remote: &str,
     dir: &Path,
     ids: &[String],
-) -> anyhow::Result<BTreeMap<String, (Option<String>, Option<String>)>> {
+) -> anyhow::Result<BTreeMap<String, Highest>> {
     let root = crate::git::checkout(remote, dir)?;
     let mut out = BTreeMap::new();
     for id in ids {
