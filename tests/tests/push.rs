@@ -54,6 +54,10 @@ struct World {
 
 impl World {
     async fn new() -> Self {
+        Self::with_follow(false).await
+    }
+
+    async fn with_follow(follow: bool) -> Self {
         let redis = TestRedis::start();
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -90,7 +94,10 @@ impl World {
             ],
         );
 
-        let mut settings = Settings { data_dir: root.join("data"), ..Settings::default() };
+        let mut settings = Settings {
+            data_dir: root.join("data"),
+            ..Settings::default()
+        };
         settings.redis.url = Some(Secret::new(redis.url()));
         settings.web.base_url = "http://netkan.test".into();
         settings.worker.roles = vec!["push".into()];
@@ -105,7 +112,7 @@ impl World {
         std::fs::write(
             &config,
             format!(
-                "data_dir = \"{}\"\n[redis]\nurl = \"{}\"\n[web]\nbase_url = \"http://netkan.test\"\n",
+                "data_dir = \"{}\"\n[redis]\nurl = \"{}\"\n[web]\nbase_url = \"http://netkan.test\"\n[hooks]\nfollow = {follow}\nfollow_timeout_secs = 60\n",
                 settings.data_dir.display(),
                 redis.url()
             ),
@@ -439,4 +446,29 @@ async fn a_push_spooled_while_redis_was_down_is_processed_after_it_returns() {
     assert_eq!(rec.children.len(), 1);
     stop.cancel();
     worker.await.unwrap().unwrap();
+}
+
+// Multi-threaded: the in-process worker must run while this thread waits on `git push`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_follow_the_pusher_sees_the_push_jobs_notices_until_it_ends() {
+    let w = World::with_follow(true).await;
+    w.write(&[
+        ("NetKAN/Astrogator.netkan", ASTROGATOR),
+        ("NetKAN/Wrong.netkan", "identifier: NotWrong\n"),
+    ]);
+    let out = w.commit_and_push("follow me", &["main"]);
+    assert!(
+        out.contains("remote: netkan: 1 inflation queued: Astrogator"),
+        "{out}"
+    );
+    assert!(out.contains("remote: netkan: push job failed"), "{out}");
+    assert!(
+        out.contains("remote: netkan: NetKAN/Wrong.netkan: identifier \"NotWrong\" does not match"),
+        "errors reach the pusher: {out}"
+    );
+    assert!(
+        !out.contains("inflation of Astrogator queued as"),
+        "INFO lines stay in the log: {out}"
+    );
+    w.shutdown().await;
 }
