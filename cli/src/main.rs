@@ -50,6 +50,9 @@ enum Command {
     Workers,
     /// Inspect CKAN metadata files (.netkan, .frozen, .ckan).
     Ckan(ckan::CkanCommand),
+    /// The git post-receive hook: install it into a bare repository, or run it.
+    #[command(subcommand)]
+    Hook(netkan_hooks::cli::HookCommand),
 }
 
 #[derive(Subcommand)]
@@ -68,6 +71,12 @@ fn main() -> anyhow::Result<ExitCode> {
         return ckan::run(cmd);
     }
     let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Command::Hook(cmd) = cli.command {
+        // Short-lived, run by git: no telemetry, its own small runtime.
+        let binary = std::env::current_exe().context("locating netkan")?;
+        netkan_hooks::cli::run(cmd, &settings, cli.config, (binary, vec!["hook".into()]))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     netkan_common::telemetry::init(&settings.log);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
@@ -89,7 +98,7 @@ fn main() -> anyhow::Result<ExitCode> {
                 ops::show_job(&jq, &mut conn, &id, cli.json).await?
             }
             Command::Workers => ops::workers(&jq, &mut conn, cli.json).await?,
-            Command::Up { .. } | Command::Ckan(_) => {}
+            Command::Up { .. } | Command::Ckan(_) | Command::Hook(_) => {}
         }
         Ok(ExitCode::SUCCESS)
     })

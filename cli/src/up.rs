@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 /// Runs until `shutdown`.
-pub(crate) async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let data_dir = settings
@@ -44,12 +44,18 @@ pub(crate) async fn run(settings: Settings, shutdown: CancellationToken) -> anyh
             }
         }
     };
+    settings.data_dir = data_dir.clone();
+    let created = local_repositories(&mut settings, &url)?;
     println!("netkan is up");
     println!(
         "  redis:  {}",
         netkan_common::log::redact_url_passwords(&url)
     );
     println!("  data:   {}", data_dir.display());
+    for (game, netkan) in created {
+        println!("  {game}:    push .netkan files to the local NetKAN repository:");
+        println!("          git clone {}", netkan.display());
+    }
     println!("  stop:   Ctrl-C (running jobs finish, nothing is lost)");
     let report = netkan_worker::run(&settings, &url, shutdown).await;
     if let Some(mut server) = server {
@@ -78,4 +84,84 @@ async fn running_embedded(dir: &Path, port: u16) -> Option<String> {
         .ok()?;
     let theirs = Path::new(reply.get(1)?).canonicalize().ok()?;
     (theirs == dir.canonicalize().ok()?).then_some(url)
+}
+
+/// For every game without configured repositories, creates local bare NetKAN and CKAN-meta
+/// repositories under `<data_dir>/repos/<game>/` (once), installs the post-receive hook into
+/// NetKAN, and points the settings at them. Returns the NetKAN repositories it manages.
+fn local_repositories(
+    settings: &mut Settings,
+    redis_url: &str,
+) -> anyhow::Result<Vec<(String, std::path::PathBuf)>> {
+    let data_dir = settings.data_dir.clone();
+    let mut managed = Vec::new();
+    let hook_config = data_dir.join("hook.toml");
+    let games: Vec<String> = settings.games.keys().cloned().collect();
+    for game in games {
+        let entry = settings.games.entry(game.clone()).or_default();
+        if entry.netkan.is_some() {
+            continue;
+        }
+        let root = data_dir.join("repos").join(&game);
+        let netkan = root.join("NetKAN.git");
+        let ckanmeta = root.join("CKAN-meta.git");
+        for repo in [&netkan, &ckanmeta] {
+            if !repo.join("HEAD").exists() {
+                let mut opts = git2::RepositoryInitOptions::new();
+                opts.bare(true).initial_head("main");
+                git2::Repository::init_opts(repo, &opts)
+                    .with_context(|| format!("creating {}", repo.display()))?;
+                info!(repo = %repo.display(), "created a local bare repository");
+            }
+        }
+        entry.netkan = Some(netkan_common::config::Secret::new(
+            netkan.display().to_string(),
+        ));
+        if entry.ckanmeta.is_none() {
+            entry.ckanmeta = Some(netkan_common::config::Secret::new(
+                ckanmeta.display().to_string(),
+            ));
+        }
+        managed.push((game, netkan));
+    }
+    if managed.is_empty() {
+        return Ok(managed);
+    }
+    // The hook runs in git's environment, not ours: it reads where Redis is from this file.
+    let text = format!(
+        "# written by `netkan up` for the post-receive hooks of its local repositories\ndata_dir = {:?}\n[redis]\nurl = {:?}\n[web]\nbase_url = {:?}\n",
+        data_dir.display().to_string(),
+        redis_url,
+        settings.web.base_url,
+    );
+    write_private(&hook_config, &text)?;
+    let binary = std::env::current_exe().context("locating netkan")?;
+    for (game, netkan) in &managed {
+        netkan_hooks::install::install(
+            netkan,
+            &netkan_hooks::install::InstallOptions {
+                binary: binary.clone(),
+                before: vec!["hook".into()],
+                game: game.clone(),
+                base_url: Some(settings.web.base_url.clone()),
+                config: Some(hook_config.clone()),
+            },
+        )?;
+    }
+    Ok(managed)
+}
+
+/// Writes a file readable only by its owner (it may hold a Redis password).
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
 }

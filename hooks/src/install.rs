@@ -15,8 +15,10 @@ const MARKER: &str = "# installed by netkan-hook";
 /// What to bake into the script.
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
-    /// The `netkan-hook` binary to run.
+    /// The binary to run (`netkan-hook`, or `netkan`).
     pub binary: PathBuf,
+    /// Words before `post-receive` (`hook` for `netkan hook post-receive`).
+    pub before: Vec<String>,
     /// The game of the repository.
     pub game: String,
     /// The web front end's public URL.
@@ -69,15 +71,13 @@ pub fn install(repo: &Path, opts: &InstallOptions) -> anyhow::Result<Installed> 
             outcome = Installed::Chained;
         }
     }
-    if chained.exists() && outcome == Installed::Updated {
-        outcome = Installed::Updated;
-    }
-    let mut args = vec![
-        quote(&opts.binary.display().to_string()),
-        "post-receive".into(),
-        "--game".into(),
+    let mut args = vec![quote(&opts.binary.display().to_string())];
+    args.extend(opts.before.iter().map(|w| quote(w)));
+    args.extend([
+        "post-receive".to_owned(),
+        "--game".to_owned(),
         quote(&opts.game),
-    ];
+    ]);
     if let Some(url) = &opts.base_url {
         args.push("--base-url".into());
         args.push(quote(url));

@@ -7,9 +7,11 @@
 //! from the push reaches a shell.
 //!
 //! # Layout
+//! - `cli`: the command line shared by `netkan-hook` and `netkan hook`.
 //! - `install`: writing the hook script into a bare repository (chaining an existing hook).
 //! - this file: parsing the push, building the job, enqueueing or spooling, following.
 
+pub mod cli;
 pub mod install;
 
 use std::io::Write;
