@@ -20,10 +20,10 @@ impl RemoteRef {
             Some((source, id)) => (source, Some(id)),
             None => (rest, None),
         };
-        // No `$` anchor: `[^/]+` takes newlines too, while `.+` stops at the first one.
         if source.is_empty() {
             return None;
         }
+        // No `$` anchor: `[^/]+` takes newlines too, while `.+` stops at the first one.
         let id = id
             .map(|i| i.split('\n').next().unwrap_or_default())
             .filter(|i| !i.is_empty());
