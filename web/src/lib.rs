@@ -67,22 +67,8 @@ pub async fn run(
         .context("reading the listen address")?;
     let data = web::Data::new(state);
     let live = data.live.clone();
-    let server_data = data.clone();
-    let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(server_data.clone())
-            .configure(configure)
-            .wrap(middleware::from_fn(request::context))
-    })
-    .listen(listener)
-    .with_context(|| format!("listening on {addr}"))?
-    // `netkan up` and `netkan-web` own signal handling through `shutdown`.
-    .disable_signals()
-    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
-    if settings.web.workers > 0 {
-        server = server.workers(settings.web.workers);
-    }
-    let server = server.run();
+    let server = serve(data.clone(), listener, settings.web.workers)
+        .with_context(|| format!("listening on {addr}"))?;
     let handle = server.handle();
     info!(%addr, "web front end listening");
     let poller = tokio::spawn(live.run(data.pool.clone(), data.jq.clone()));
@@ -97,6 +83,29 @@ pub async fn run(
     served.context("serving HTTP")?;
     info!("web front end stopped");
     Ok(())
+}
+
+/// The HTTP server, built outside `run`'s async body: the builder is not `Send`, and `run`
+/// must be spawnable.
+fn serve(
+    data: web::Data<AppState>,
+    listener: TcpListener,
+    workers: usize,
+) -> std::io::Result<actix_web::dev::Server> {
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .configure(configure)
+            .wrap(middleware::from_fn(request::context))
+    })
+    .listen(listener)?
+    // `netkan up` and `netkan-web` own signal handling through `shutdown`.
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
 }
 
 /// Registers every route. The app must also hold the shared state, as `run` arranges.
