@@ -1,6 +1,7 @@
 //! `netkan`: the operator command. `netkan up` runs the whole system on one machine; the
 //! other subcommands inspect and repair it.
 
+mod follow;
 mod ops;
 mod up;
 
@@ -55,6 +56,14 @@ enum JobsCommand {
         /// The job id.
         id: String,
     },
+    /// Print a job's log lines as they come, from the web front end; exit 1 if it fails.
+    Follow {
+        /// The job id.
+        id: String,
+        /// The web front end (default: `web.base_url`).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,6 +82,15 @@ fn main() -> anyhow::Result<()> {
                 up::run(settings, shutdown).await
             })
         }
+        Command::Jobs(JobsCommand::Follow { id, url }) => {
+            let url = url.unwrap_or_else(|| settings.web.base_url.clone());
+            let succeeded =
+                runtime.block_on(follow::run(&url, &id, &mut std::io::stdout().lock()))?;
+            if !succeeded {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         other => runtime.block_on(async {
             let jq = settings.job_queue();
             let mut conn = ops::connect(&settings).await?;
@@ -82,6 +100,7 @@ fn main() -> anyhow::Result<()> {
                 Command::Jobs(JobsCommand::Show { id }) => {
                     ops::show_job(&jq, &mut conn, &id, cli.json).await
                 }
+                Command::Jobs(JobsCommand::Follow { .. }) => unreachable!("handled above"),
                 Command::Workers => ops::workers(&jq, &mut conn, cli.json).await,
                 Command::Up { .. } => unreachable!("handled above"),
             }
