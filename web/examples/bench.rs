@@ -65,7 +65,10 @@ async fn main() -> anyhow::Result<()> {
     let mut conn = redis.conn().await;
     println!("## Web front end: benchmark run");
     println!();
-    println!("machine: {} CPUs; redis-server, the web server (2 HTTP workers) and the load generator share them", cpus());
+    println!(
+        "machine: {} CPUs; redis-server, the web server (2 HTTP workers) and the load generator share them",
+        cpus()
+    );
     println!();
 
     // 1. Throughput and latency of the job page and the API.
@@ -82,8 +85,16 @@ async fn main() -> anyhow::Result<()> {
     println!("| target | req/s | p50 | p90 | p99 | max | errors | body |");
     println!("|---|---|---|---|---|---|---|---|");
     for (name, path, bytes) in [
-        ("`/logs/<uuid>`, 200 lines", format!("/logs/{}", job.id), page_bytes),
-        ("`/api/v1/jobs/<uuid>`, 200 lines", format!("/api/v1/jobs/{}", job.id), api_bytes),
+        (
+            "`/logs/<uuid>`, 200 lines",
+            format!("/logs/{}", job.id),
+            page_bytes,
+        ),
+        (
+            "`/api/v1/jobs/<uuid>`, 200 lines",
+            format!("/api/v1/jobs/{}", job.id),
+            api_bytes,
+        ),
     ] {
         let r = wrk(&format!("{base}{path}"), o.duration)?;
         println!(
@@ -139,21 +150,50 @@ fn cpus() -> usize {
 /// A log line like an inflation's.
 fn sample_line(i: usize) -> (Level, String) {
     match i % 10 {
-        0 => (Level::Notice, format!("Inflated Mod{i} 1.{i}.0 from https://github.com/example/Mod{i}/releases/download/v1.{i}.0/Mod{i}.zip")),
-        1 | 2 => (Level::Debug, format!("Using cached download 3C69B375-Mod{i}-1.{i}.0.zip (sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08)")),
-        3 => (Level::Warn, format!("Mod{i}: version 1.{i}.0 is older than the indexed 2.0 <x_netkan_allow_out_of_order>")),
-        _ => (Level::Info, format!("Processing {i}: resolving $kref #/ckan/github/example/Mod{i}, $vref #/ckan/ksp-avc")),
+        0 => (
+            Level::Notice,
+            format!(
+                "Inflated Mod{i} 1.{i}.0 from https://github.com/example/Mod{i}/releases/download/v1.{i}.0/Mod{i}.zip"
+            ),
+        ),
+        1 | 2 => (
+            Level::Debug,
+            format!(
+                "Using cached download 3C69B375-Mod{i}-1.{i}.0.zip (sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08)"
+            ),
+        ),
+        3 => (
+            Level::Warn,
+            format!(
+                "Mod{i}: version 1.{i}.0 is older than the indexed 2.0 <x_netkan_allow_out_of_order>"
+            ),
+        ),
+        _ => (
+            Level::Info,
+            format!(
+                "Processing {i}: resolving $kref #/ckan/github/example/Mod{i}, $vref #/ckan/ksp-avc"
+            ),
+        ),
     }
 }
 
-async fn claim(conn: &mut MultiplexedConnection, jq: &JobQueue, kind: &str) -> anyhow::Result<ClaimedJob> {
+async fn claim(
+    conn: &mut MultiplexedConnection,
+    jq: &JobQueue,
+    kind: &str,
+) -> anyhow::Result<ClaimedJob> {
     let queue = QueueName::new("bench")?;
-    jq.enqueue(conn, &[NewJob::new(kind, queue.clone())]).await?;
+    jq.enqueue(conn, &[NewJob::new(kind, queue.clone())])
+        .await?;
     let mut claim = jq.claim(conn, "bench-worker", &[queue], 1, 0).await?;
     claim.jobs.pop().context("the job just enqueued")
 }
 
-async fn finish(conn: &mut MultiplexedConnection, jq: &JobQueue, job: &ClaimedJob) -> anyhow::Result<()> {
+async fn finish(
+    conn: &mut MultiplexedConnection,
+    jq: &JobQueue,
+    job: &ClaimedJob,
+) -> anyhow::Result<()> {
     jq.finish(
         conn,
         &[Finish {
@@ -306,7 +346,10 @@ async fn sse_delays(
 }
 
 /// Reads `lines` line events; returns each one's cursor and arrival time.
-async fn read_stream(mut res: reqwest::Response, lines: usize) -> anyhow::Result<Vec<(usize, Instant)>> {
+async fn read_stream(
+    mut res: reqwest::Response,
+    lines: usize,
+) -> anyhow::Result<Vec<(usize, Instant)>> {
     let mut buf = String::new();
     let mut got = Vec::with_capacity(lines);
     while got.len() < lines {

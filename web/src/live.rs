@@ -291,6 +291,62 @@ fn meta_from(record: &[Option<String>], children: u64) -> JobMeta {
 }
 
 /// A time as the API and pages print it: RFC 3339, UTC, milliseconds.
+///
+/// Written by hand: a page or an API answer prints hundreds of these, and chrono's general
+/// formatter was a tenth of the page's cost.
 pub(crate) fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    use chrono::{Datelike, Timelike};
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    }
+    let ms = t.timestamp_subsec_millis().min(999);
+    let mut out = String::with_capacity(24);
+    for (n, width, sep) in [
+        (year as u32, 4, '-'),
+        (t.month(), 2, '-'),
+        (t.day(), 2, 'T'),
+        (t.hour(), 2, ':'),
+        (t.minute(), 2, ':'),
+        (t.second().min(59), 2, '.'),
+        (ms, 3, 'Z'),
+    ] {
+        push_digits(&mut out, n, width);
+        out.push(sep);
+    }
+    out
+}
+
+fn push_digits(out: &mut String, n: u32, width: usize) {
+    let mut digits = [b'0'; 4];
+    let mut n = n;
+    for d in digits[..width].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    for d in &digits[..width] {
+        out.push(char::from(*d));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn iso_matches_chrono() {
+        for raw in [
+            "2024-01-15T10:30:02.123Z",
+            "1999-12-31T23:59:59.009Z",
+            "2026-03-04T05:06:07.000Z",
+        ] {
+            let t = netkan_common::log::parse_time(raw).unwrap();
+            assert_eq!(iso(t), raw);
+            assert_eq!(
+                iso(t),
+                t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            );
+        }
+    }
 }

@@ -95,10 +95,17 @@ impl JobView {
 /// A log line as the page shows it.
 pub(crate) struct LineView {
     pub(crate) cursor: u64,
+    /// `2024-01-15T10:30:02.123Z`.
     pub(crate) iso: String,
-    pub(crate) time: String,
     pub(crate) level: &'static str,
     pub(crate) message: String,
+}
+
+impl LineView {
+    /// `10:30:02.123`, the time of day shown in front of the line.
+    pub(crate) fn time(&self) -> &str {
+        self.iso.get(11..23).unwrap_or(&self.iso)
+    }
 }
 
 impl From<LogLine> for LineView {
@@ -106,7 +113,6 @@ impl From<LogLine> for LineView {
         Self {
             cursor: l.cursor,
             iso: iso(l.timestamp),
-            time: l.timestamp.format("%H:%M:%S%.3f").to_string(),
             level: l.level.as_str(),
             message: l.message,
         }
