@@ -1,7 +1,7 @@
 //! A real browser on `/logs/<uuid>`: headless Chromium (Debian's `chromium`) driven through
 //! `chromedriver` (`chromium-driver`) with fantoccini. Lines a worker appends appear on the
 //! page without a reload, a line holding markup stays text, and the page notices the end.
-//! The screenshot is saved as `target/logs-page.png`.
+//! Screenshots are saved as `target/logs-page.png` and `target/queues-page.png`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -94,11 +94,11 @@ async fn eval(client: &fantoccini::Client, script: &str) -> Value {
     client.execute(script, vec![]).await.unwrap()
 }
 
-fn screenshot_path() -> PathBuf {
+fn screenshot_path(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("logs-page.png")
+    target.join(name)
 }
 
 #[tokio::test]
@@ -229,8 +229,18 @@ async fn a_browser_sees_live_lines_appear_and_the_job_end() {
         .unwrap();
 
     let png = client.screenshot().await.unwrap();
-    let path = screenshot_path();
+    let path = screenshot_path("logs-page.png");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, png).unwrap();
+
+    // The dashboard renders in a real browser too (a picture for people, no assertion).
+    client.goto(&app.url("/queues")).await.unwrap();
+    let title = eval(&client, "return document.querySelector('h1').textContent").await;
+    assert_eq!(title, json!("Queues"));
+    std::fs::write(
+        screenshot_path("queues-page.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
     client.close().await.unwrap();
 }
