@@ -117,7 +117,11 @@ impl ResponseError for WebError {
                     request_id: &info.id,
                 };
                 match page.render() {
-                    Ok(html) => res.content_type("text/html; charset=utf-8").body(html),
+                    Ok(html) => res
+                        .content_type("text/html; charset=utf-8")
+                        .insert_header((header::CONTENT_SECURITY_POLICY, crate::views::CSP))
+                        .insert_header(("x-robots-tag", "noindex"))
+                        .body(html),
                     // The error page itself failed: plain text still says what happened.
                     Err(_) => res.content_type("text/plain; charset=utf-8").body(message),
                 }

@@ -13,7 +13,7 @@ use crate::live::iso;
 
 /// The Content-Security-Policy of every page: our own scripts and styles only, so even an
 /// escaping mistake could not run a script.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Renders a page with the headers every page carries.
