@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of netkan. On Debian it first installs what the tests need and is missing
-# (redis-server, git); each test starts its own private redis-server on a free port.
+# (redis-server, git; chromium and chromedriver for the web's browser test); each test starts
+# its own private redis-server on a free port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/prereqs.sh
-install_prereqs redis-server git
+install_prereqs redis-server git chromium chromedriver:chromium-driver
 exec cargo test --workspace "$@"

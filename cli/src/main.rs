@@ -2,6 +2,7 @@
 //! other subcommands inspect and repair it.
 
 mod ckan;
+mod follow;
 mod ops;
 mod up;
 
@@ -62,6 +63,14 @@ enum JobsCommand {
         /// The job id.
         id: String,
     },
+    /// Print a job's log lines as they come, from the web front end; exit 1 if it fails.
+    Follow {
+        /// The job id.
+        id: String,
+        /// The web front end (default: `web.base_url`).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -89,6 +98,15 @@ fn main() -> anyhow::Result<ExitCode> {
             up::run(settings, shutdown).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        if let Command::Jobs(JobsCommand::Follow { id, url }) = cli.command {
+            let url = url.unwrap_or_else(|| settings.web.base_url.clone());
+            let succeeded = follow::run(&url, &id, &mut std::io::stdout().lock()).await?;
+            return Ok(if succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
         let jq = settings.job_queue();
         let mut conn = ops::connect(&settings).await?;
         match cli.command {
@@ -98,7 +116,10 @@ fn main() -> anyhow::Result<ExitCode> {
                 ops::show_job(&jq, &mut conn, &id, cli.json).await?
             }
             Command::Workers => ops::workers(&jq, &mut conn, cli.json).await?,
-            Command::Up { .. } | Command::Ckan(_) | Command::Hook(_) => {}
+            Command::Up { .. }
+            | Command::Ckan(_)
+            | Command::Hook(_)
+            | Command::Jobs(JobsCommand::Follow { .. }) => {}
         }
         Ok(ExitCode::SUCCESS)
     })

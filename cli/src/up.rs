@@ -1,7 +1,7 @@
 //! `netkan up`: everything on one machine. Starts its own `redis-server` (append-only, under
 //! the data directory, on a port other than 6379) unless a Redis is configured, then every
-//! worker role; stops cleanly on Ctrl-C or SIGTERM (running jobs finish or are handed back,
-//! then Redis is shut down with its data flushed).
+//! worker role and the web front end (on `web.bind`); stops cleanly on Ctrl-C or SIGTERM
+//! (running jobs finish or are handed back, then Redis is shut down with its data flushed).
 
 use std::path::Path;
 
@@ -19,6 +19,13 @@ pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> 
         .data_dir
         .canonicalize()
         .with_context(|| format!("resolving {}", settings.data_dir.display()))?;
+    // Bound first: a port in use stops `netkan up` before it starts anything.
+    let web_listener = std::net::TcpListener::bind(&settings.web.bind).with_context(|| {
+        format!(
+            "binding the web front end to web.bind = {}",
+            settings.web.bind
+        )
+    })?;
     let (url, server) = match &settings.redis.url {
         Some(url) => (url.expose().to_owned(), None),
         None => {
@@ -52,17 +59,29 @@ pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> 
         netkan_common::log::redact_url_passwords(&url)
     );
     println!("  data:   {}", data_dir.display());
+    println!(
+        "  web:    {}/queues",
+        settings.web.base_url.trim_end_matches('/')
+    );
     for (game, netkan) in created {
         println!("  {game}:    push .netkan files to the local NetKAN repository:");
         println!("          git clone {}", netkan.display());
     }
     println!("  stop:   Ctrl-C (running jobs finish, nothing is lost)");
-    let report = netkan_worker::run(&settings, &url, shutdown).await;
+    let web = tokio::spawn({
+        let (settings, url, shutdown) = (settings.clone(), url.clone(), shutdown.clone());
+        async move { netkan_web::run(&settings, &url, web_listener, shutdown).await }
+    });
+    let report = netkan_worker::run(&settings, &url, shutdown.clone()).await;
+    // The worker returns on shutdown, or on a fatal error: either way the web stops too.
+    shutdown.cancel();
+    let web = web.await.context("the web front end panicked")?;
     if let Some(mut server) = server {
         server.stop();
         info!("embedded redis-server stopped");
     }
-    report.map(|_| ())
+    report?;
+    web
 }
 
 /// The URL of a `redis-server` already serving `dir` on `port` (left by a killed `netkan up`).

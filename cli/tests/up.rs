@@ -13,6 +13,7 @@ fn start_up(data: &std::path::Path, port: u16) -> (Child, Vec<String>) {
         .args(["up", "--data-dir"])
         .arg(data)
         .env("NETKAN__REDIS__EMBEDDED_PORT", port.to_string())
+        .env("NETKAN__WEB__BIND", "127.0.0.1:0")
         .env_remove("REDIS_URL")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

@@ -208,6 +208,10 @@ pub struct WebSettings {
     pub admin_token: Secret,
     /// The NetKAN repository's primary branch, per game; pushes to other branches are ignored.
     pub netkan_branch: String,
+    /// The CKAN-meta repository's primary branch; `/gh/mirror` ignores pushes to others.
+    pub ckanmeta_branch: String,
+    /// HTTP worker threads; 0 means one per CPU.
+    pub workers: usize,
 }
 
 impl Default for WebSettings {
@@ -221,6 +225,8 @@ impl Default for WebSettings {
             allowed_addresses: Vec::new(),
             admin_token: Secret::default(),
             netkan_branch: "master".into(),
+            ckanmeta_branch: "master".into(),
+            workers: 0,
         }
     }
 }

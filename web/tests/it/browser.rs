@@ -1,0 +1,246 @@
+//! A real browser on `/logs/<uuid>`: headless Chromium (Debian's `chromium`) driven through
+//! `chromedriver` (`chromium-driver`) with fantoccini. Lines a worker appends appear on the
+//! page without a reload, a line holding markup stays text, and the page notices the end.
+//! Screenshots are saved as `target/logs-page.png` and `target/queues-page.png`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use netkan_common::Level;
+use netkan_common::queue::Outcome;
+use netkan_common::testing::eventually;
+use serde_json::{Value, json};
+
+use crate::{Worker, noop_job, spawn_app};
+
+/// `chromedriver`, killed when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_driver() -> Driver {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let child = Command::new(&bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {bin}: {e}. Install Debian's chromium and chromium-driver \
+                 (apt-get install chromium chromium-driver; scripts/test.sh does it)"
+            )
+        });
+    Driver {
+        child,
+        port,
+        _profile: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn connect(driver: &Driver) -> fantoccini::Client {
+    let chrome = std::env::var("CHROME_BIN").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let profile = driver._profile.path().display().to_string();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chrome,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", format!("--user-data-dir={profile}"), "--window-size=1200,900"
+            ]
+        }),
+    );
+    let url = format!("http://127.0.0.1:{}", driver.port);
+    // chromedriver takes a moment to listen.
+    eventually(
+        Duration::from_secs(20),
+        "chromedriver to accept a session",
+        || {
+            let caps = caps.clone();
+            let url = url.clone();
+            async move {
+                fantoccini::ClientBuilder::rustls()
+                    .ok()?
+                    .capabilities(caps)
+                    .connect(&url)
+                    .await
+                    .ok()
+            }
+        },
+    )
+    .await
+}
+
+async fn eval(client: &fantoccini::Client, script: &str) -> Value {
+    client.execute(script, vec![]).await.unwrap()
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join(name)
+}
+
+#[tokio::test]
+async fn a_browser_sees_live_lines_appear_and_the_job_end() {
+    let app = spawn_app().await;
+    let driver = start_driver();
+    let mut w = Worker::start(
+        &app,
+        noop_job("inflate")
+            .with_body(
+                r##"{"identifier": "Astrogator", "$kref": "#/ckan/github/HebaruSan/Astrogator"}"##,
+            )
+            .with_attr("GameId", "ksp"),
+    )
+    .await;
+    let child = w.child("index", "outbound").await;
+    w.log(Level::Info, "Inflating Astrogator").await;
+    w.log(Level::Debug, "Using GitHub release v1.0.0").await;
+    let id = w.id();
+    let client = connect(&driver).await;
+    client.goto(&app.url(&format!("/logs/{id}"))).await.unwrap();
+    let count = "return document.querySelectorAll('#log li').length";
+    assert_eq!(eval(&client, count).await, json!(2));
+    eventually(Duration::from_secs(10), "the page to go live", || async {
+        (eval(
+            &client,
+            "return document.getElementById('live').textContent",
+        )
+        .await
+            == json!("● live"))
+        .then_some(())
+    })
+    .await;
+
+    w.log(Level::Notice, "Downloaded Astrogator-v1.0.0.zip (120 KB)")
+        .await;
+    w.log(
+        Level::Warn,
+        "<script>window.pwned = true</script> is just text",
+    )
+    .await;
+    w.log(Level::Info, "Wrote Astrogator-v1.0.0.ckan").await;
+    eventually(
+        Duration::from_secs(10),
+        "the new lines on the page",
+        || async { (eval(&client, count).await == json!(5)).then_some(()) },
+    )
+    .await;
+    let last = eval(
+        &client,
+        "return document.querySelector('#log li:last-child .msg').textContent",
+    )
+    .await;
+    assert_eq!(last, json!("Wrote Astrogator-v1.0.0.ckan"));
+    let warn = eval(
+        &client,
+        "return document.querySelector('#log li.l-WARN .msg').textContent",
+    )
+    .await;
+    assert_eq!(
+        warn,
+        json!("<script>window.pwned = true</script> is just text")
+    );
+    assert_eq!(
+        eval(&client, "return window.pwned === undefined").await,
+        json!(true)
+    );
+    assert_eq!(
+        eval(
+            &client,
+            "return document.getElementById('state').textContent"
+        )
+        .await,
+        json!("running")
+    );
+
+    w.log(Level::Error, "Oops, then recovered").await;
+    w.finish(Outcome::Succeeded).await;
+    eventually(
+        Duration::from_secs(10),
+        "the page to notice the end",
+        || async {
+            (eval(
+                &client,
+                "return document.getElementById('state').textContent",
+            )
+            .await
+                == json!("succeeded"))
+            .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(eval(&client, count).await, json!(6));
+    let notice = eval(
+        &client,
+        "return document.getElementById('notice').textContent",
+    )
+    .await;
+    assert_eq!(notice, json!("Job finished: succeeded"));
+    let finished = eval(
+        &client,
+        "return document.getElementById('finished').textContent",
+    )
+    .await;
+    assert!(finished.as_str().unwrap().ends_with(" UTC"), "{finished}");
+    let children = eval(
+        &client,
+        "return document.querySelector('#children-body a').getAttribute('href')",
+    )
+    .await;
+    assert_eq!(children, json!(format!("/logs/{child}")));
+    // The level filter hides lines without a reload.
+    client
+        .execute(
+            "const s = document.getElementById('level'); s.value = 'WARN'; s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let visible = "return Array.from(document.querySelectorAll('#log li')).filter(li => li.offsetParent !== null).length";
+    assert_eq!(eval(&client, visible).await, json!(2));
+    client
+        .execute(
+            "const s = document.getElementById('level'); s.value = 'DEBUG'; s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+
+    let png = client.screenshot().await.unwrap();
+    let path = screenshot_path("logs-page.png");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, png).unwrap();
+
+    // The dashboard renders in a real browser too (a picture for people, no assertion).
+    client.goto(&app.url("/queues")).await.unwrap();
+    let title = eval(&client, "return document.querySelector('h1').textContent").await;
+    assert_eq!(title, json!("Queues"));
+    std::fs::write(
+        screenshot_path("queues-page.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    client.close().await.unwrap();
+}
