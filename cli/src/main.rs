@@ -24,8 +24,8 @@ struct Cli {
     /// TOML configuration file (also NETKAN_CONFIG).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// Print JSON instead of text (queues, dead, jobs, workers).
-    #[arg(long)]
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
     command: Command,
@@ -38,6 +38,18 @@ enum Command {
         /// Data directory (default: `data_dir` from the configuration, `./data`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// Queue inflations of these identifiers (from the NetKAN repository's default branch).
+    Inflate {
+        /// Identifiers (file stems under `NetKAN/`).
+        #[arg(required = true)]
+        identifiers: Vec<String>,
+        /// The game.
+        #[arg(long, default_value = "ksp")]
+        game: String,
+        /// Print the request's log as it grows (from the web front end); exit 1 if it fails.
+        #[arg(long)]
+        follow: bool,
     },
     /// Queue depths, in-flight jobs with age and holder, dead counts.
     Queues,
@@ -109,6 +121,28 @@ fn main() -> anyhow::Result<ExitCode> {
         }
         let jq = settings.job_queue();
         let mut conn = ops::connect(&settings).await?;
+        if let Command::Inflate {
+            identifiers,
+            game,
+            follow,
+        } = &cli.command
+        {
+            let id = ops::inflate(&settings, &jq, &mut conn, game, identifiers, cli.json).await?;
+            if !*follow {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let succeeded = follow::run(
+                &settings.web.base_url,
+                &id.to_string(),
+                &mut std::io::stdout().lock(),
+            )
+            .await?;
+            return Ok(if succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
         match cli.command {
             Command::Queues => ops::queues(&jq, &mut conn, cli.json).await?,
             Command::Dead(cmd) => ops::dead(&jq, &mut conn, cmd, cli.json).await?,
@@ -117,6 +151,7 @@ fn main() -> anyhow::Result<ExitCode> {
             }
             Command::Workers => ops::workers(&jq, &mut conn, cli.json).await?,
             Command::Up { .. }
+            | Command::Inflate { .. }
             | Command::Ckan(_)
             | Command::Hook(_)
             | Command::Jobs(JobsCommand::Follow { .. }) => {}

@@ -250,3 +250,47 @@ pub(crate) async fn workers(
     }
     Ok(())
 }
+
+/// `netkan inflate <id>...`: one `inflate-request` on the `push` queue (served before the
+/// scheduler's passes), resolved by the push worker against the NetKAN repository, as the
+/// `/inflate` webhook does. Prints the request's id and log URL; returns the id.
+pub(crate) async fn inflate(
+    settings: &Settings,
+    jq: &JobQueue,
+    conn: &mut MultiplexedConnection,
+    game: &str,
+    identifiers: &[String],
+    json: bool,
+) -> anyhow::Result<JobId> {
+    let game = netkan_common::Game::new(game)?;
+    anyhow::ensure!(
+        settings.games.contains_key(game.as_str()),
+        "unknown game {game}: configured games are {}",
+        settings
+            .games
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for id in identifiers {
+        anyhow::ensure!(
+            netkan_common::ckan::module::is_valid_identifier(id),
+            "invalid identifier {id:?}: identifiers match ^[A-Za-z0-9][A-Za-z0-9-]+$"
+        );
+    }
+    let job = netkan_common::requests::inflate_request_job(&game, identifiers);
+    let id = *jq
+        .enqueue(conn, std::slice::from_ref(&job))
+        .await?
+        .first()
+        .context("enqueue returned no id")?;
+    let url = format!("{}/logs/{id}", settings.web.base_url.trim_end_matches('/'));
+    if json {
+        print_json(&serde_json::json!({ "id": id.to_string(), "log": url }))?;
+    } else {
+        println!("inflation of {} queued as {id}", identifiers.join(", "));
+        println!("log: {url}");
+    }
+    Ok(id)
+}

@@ -91,3 +91,78 @@ async fn an_operator_lists_and_retries_dead_jobs_and_reads_a_job() {
     assert!(!ok, "a queued job is not in the dead-letter list");
     assert!(out.contains("not in a dead-letter list"), "{out}");
 }
+
+#[tokio::test]
+async fn netkan_inflate_queues_a_request_in_the_high_lane_and_names_bad_identifiers() {
+    let redis = TestRedis::start();
+    let mut conn = redis.conn().await;
+    let jq = JobQueue::new(Keys::default(), JobSettings::default());
+
+    let (ok, out) = netkan(&redis, &["inflate", "Astrogator", "DogeCoinFlag", "--json"]);
+    assert!(ok, "{out}");
+    let reply: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id: netkan_common::JobId = reply["id"].as_str().unwrap().parse().unwrap();
+    assert!(
+        reply["log"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/logs/{id}"))
+    );
+    let push = QueueName::push();
+    let claimed = jq
+        .claim(&mut conn, "w", std::slice::from_ref(&push), 10, 0)
+        .await
+        .unwrap()
+        .jobs;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, id);
+    assert_eq!(claimed[0].kind, "inflate-request");
+    assert_eq!(claimed[0].lane, netkan_common::Lane::High);
+    assert_eq!(
+        claimed[0].body,
+        r#"{"identifiers":["Astrogator","DogeCoinFlag"]}"#
+    );
+
+    let (ok, out) = netkan(&redis, &["inflate", "../etc/passwd"]);
+    assert!(!ok);
+    assert!(
+        out.contains("invalid identifier \"../etc/passwd\""),
+        "{out}"
+    );
+    let (ok, out) = netkan(&redis, &["inflate", "--game", "ksp3", "Astrogator"]);
+    assert!(!ok);
+    assert!(out.contains("unknown game ksp3"), "{out}");
+}
+
+#[tokio::test]
+async fn netkan_hook_drain_enqueues_spooled_jobs_once() {
+    let redis = TestRedis::start();
+    let mut conn = redis.conn().await;
+    let jq = JobQueue::new(Keys::default(), JobSettings::default());
+    let spool = tempfile::tempdir().unwrap();
+    let job = NewJob::new("push", QueueName::push()).with_body("{}");
+    netkan_common::spool::write(spool.path(), &job).unwrap();
+    let drain = |redis: &TestRedis| {
+        let out = Command::new(env!("CARGO_BIN_EXE_netkan"))
+            .args(["hook", "drain"])
+            .env("REDIS_URL", redis.url())
+            .env("NETKAN__HOOKS__SPOOL_DIR", spool.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = drain(&redis);
+    assert!(out.contains(&format!("enqueued {}", job.id)), "{out}");
+    assert!(out.contains("1 spooled job(s) enqueued"), "{out}");
+    let out = drain(&redis);
+    assert!(out.contains("0 spooled job(s) enqueued"), "{out}");
+    let push = QueueName::push();
+    let claimed = jq
+        .claim(&mut conn, "w", std::slice::from_ref(&push), 10, 0)
+        .await
+        .unwrap()
+        .jobs;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, job.id);
+}

@@ -204,6 +204,9 @@ pub struct WebSettings {
     pub webhook_token: Secret,
     /// If not empty, the non-GitHub webhook routes accept only these client addresses.
     pub allowed_addresses: Vec<String>,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client:
+    /// behind nginx, `allowed_addresses` then applies to the real client.
+    pub trusted_proxies: Vec<String>,
     /// Token for operator actions on the dashboard (retry, delete, enqueue).
     pub admin_token: Secret,
     /// The NetKAN repository's primary branch, per game; pushes to other branches are ignored.
@@ -223,6 +226,7 @@ impl Default for WebSettings {
             github_secret: Secret::default(),
             webhook_token: Secret::default(),
             allowed_addresses: Vec::new(),
+            trusted_proxies: Vec::new(),
             admin_token: Secret::default(),
             netkan_branch: "master".into(),
             ckanmeta_branch: "master".into(),

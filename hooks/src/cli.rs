@@ -35,6 +35,9 @@ pub enum HookCommand {
         #[arg(long)]
         follow: bool,
     },
+    /// Enqueue the jobs spooled while Redis was unreachable, oldest first, exactly once
+    /// (workers do this too, at start and every 10 s; this is for a git host without one).
+    Drain,
 }
 
 /// Runs a hook command. `invoke` is how the installed script calls this program back: the
@@ -101,5 +104,44 @@ pub fn run(
             }
             Ok(())
         }
+        HookCommand::Drain => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(drain(settings))
+        }
     }
+}
+
+async fn drain(settings: &Settings) -> anyhow::Result<()> {
+    let dir = settings.spool_dir();
+    let url = settings.redis_url();
+    let client = redis::Client::open(url.as_str()).context("invalid redis URL")?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach redis at {}; the spool in {} stays as it is",
+                netkan_common::log::redact_url_passwords(&url),
+                dir.display()
+            )
+        })?;
+    let drained = netkan_common::spool::drain(&dir, &settings.job_queue(), &mut conn).await?;
+    for id in &drained.enqueued {
+        println!("enqueued {id}");
+    }
+    for (path, problem) in &drained.unreadable {
+        eprintln!(
+            "left in place, not a spooled job: {} ({problem})",
+            path.display()
+        );
+    }
+    println!(
+        "{} spooled job(s) enqueued from {}",
+        drained.enqueued.len(),
+        dir.display()
+    );
+    Ok(())
 }

@@ -95,7 +95,7 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 /// is set the request must carry it (`X-Netkan-Token` or `?token=`).
 pub(crate) fn check_webhook_access(req: &HttpRequest, state: &AppState) -> Result<(), WebError> {
     if !state.allowed.is_empty() {
-        let peer = req.peer_addr().map(|a| a.ip());
+        let peer = client_address(req, &state.proxies);
         if !peer.is_some_and(|ip| state.allowed.iter().any(|r| r.matches(ip))) {
             warn!(peer = ?peer, "webhook refused: address not in web.allowed_addresses");
             return Err(WebError::Forbidden("Forbidden: address not allowed".into()));
@@ -116,6 +116,30 @@ pub(crate) fn check_webhook_access(req: &HttpRequest, state: &AppState) -> Resul
         }
     }
     Ok(())
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the last address in
+/// `X-Forwarded-For` that is not one (proxies append, so earlier entries are the client's
+/// own claims and cannot be trusted).
+pub(crate) fn client_address(req: &HttpRequest, proxies: &[AddrRule]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !proxies.iter().any(|r| r.matches(peer)) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !proxies.iter().any(|r| r.matches(*ip)))
+            .unwrap_or(peer),
+    )
 }
 
 fn query_value(req: &HttpRequest, key: &str) -> Option<String> {

@@ -97,6 +97,7 @@ fn serve(
             .app_data(data.clone())
             .configure(configure)
             .wrap(middleware::from_fn(request::context))
+            .wrap(middleware::from_fn(request::head_as_get))
     })
     .listen(listener)?
     // `netkan up` and `netkan-web` own signal handling through `shutdown`.

@@ -71,6 +71,18 @@ pub(crate) fn current() -> RequestInfo {
     })
 }
 
+/// Middleware: answers `HEAD` as the `GET` of the same route would, without the body (the
+/// HTTP layer drops the body of an answer to a `HEAD`; the routes only know `GET`).
+pub(crate) async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}
+
 /// Middleware: gives each request an id (`X-Request-Id`), answers its errors in the route's
 /// flavour, and logs a server error once with that id. Only method and path are logged,
 /// never the query string (it may carry `?token=`) nor the body.
@@ -192,9 +204,18 @@ pub(crate) fn form_value<'a>(form: &'a [(String, String)], key: &str) -> Option<
 /// The game of a webhook route: its `{game}` segment, or `ksp` for the legacy routes
 /// without one (which the reference's nginx rewrote to `…/ksp`).
 pub(crate) fn game_of(req: &HttpRequest) -> Result<Game, WebError> {
-    match req.match_info().get("game") {
-        None => Ok(Game::ksp()),
-        Some(g) => Game::new(g).map_err(|_| WebError::NotFound(format!("No such game: {g}"))),
+    let game = match req.match_info().get("game") {
+        None => Game::ksp(),
+        Some(g) => Game::new(g).map_err(|_| WebError::NotFound(format!("No such game: {g}")))?,
+    };
+    // Only the games this installation has repositories for (`[games.<id>]`).
+    let configured = req
+        .app_data::<web::Data<AppState>>()
+        .is_none_or(|state| state.games.contains(&game));
+    if configured {
+        Ok(game)
+    } else {
+        Err(WebError::NotFound(format!("No such game: {game}")))
     }
 }
 

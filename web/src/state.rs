@@ -28,6 +28,10 @@ pub(crate) struct AppState {
     pub(crate) web: WebSettings,
     /// `web.allowed_addresses`, parsed.
     pub(crate) allowed: Vec<AddrRule>,
+    /// `web.trusted_proxies`, parsed.
+    pub(crate) proxies: Vec<AddrRule>,
+    /// The games configured (`[games.<id>]`); webhooks for others are 404.
+    pub(crate) games: Vec<netkan_common::Game>,
     /// Feeds the live log streams.
     pub(crate) live: LiveHub,
     /// `web.base_url` without a trailing slash.
@@ -58,6 +62,19 @@ impl AppState {
             .map(|a| AddrRule::parse(a))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("invalid setting web.allowed_addresses: {e}"))?;
+        let proxies = settings
+            .web
+            .trusted_proxies
+            .iter()
+            .map(|a| AddrRule::parse(a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("invalid setting web.trusted_proxies: {e}"))?;
+        let games = settings
+            .games
+            .keys()
+            .map(netkan_common::Game::new)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("invalid game in [games]: {e}"))?;
         let pool = netkan_common::connect::pool(redis_url, settings.redis.pool_size)
             .context("creating the redis pool")?;
         static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
@@ -66,6 +83,8 @@ impl AppState {
             pool,
             web: settings.web.clone(),
             allowed,
+            proxies,
+            games,
             live: LiveHub::new(shutdown),
             base_url: settings.web.base_url.trim_end_matches('/').to_owned(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),

@@ -166,14 +166,14 @@ pub(crate) async fn receive_push(
         repo: repository
             .and_then(|r| r.clone_url.or(r.full_name))
             .unwrap_or_default(),
-        git_ref: event.git_ref.unwrap_or_default(),
+        r#ref: event.git_ref.unwrap_or_default(),
         old: event.before.unwrap_or_default(),
         new: event.after.unwrap_or_default(),
         pusher: event.pusher.and_then(|p| p.name).unwrap_or_default(),
-        source: "github",
-        files: changed_files(&commits),
+        source: "github".into(),
+        files: Some(changed_files(&commits)),
     };
-    let ids = requests::enqueue(&state, &[requests::push(&game, &push)]).await?;
+    let ids = requests::enqueue(&state, &[requests::push_job(&game, &push)]).await?;
     Ok(enqueued(&req, &state, &ids))
 }
 
@@ -200,7 +200,7 @@ pub(crate) async fn receive_release(
         let shown: String = action.chars().take(64).collect();
         return Ok(ignored(&format!("Ignored action {shown}")));
     }
-    let job = requests::inflate_request(&game, std::slice::from_ref(&identifier))
+    let job = requests::inflate_request_job(&game, std::slice::from_ref(&identifier))
         .with_dedup_key(format!("{game}/release/{identifier}"));
     let ids = requests::enqueue(&state, &[job]).await?;
     Ok(enqueued(&req, &state, &ids))
@@ -227,7 +227,10 @@ pub(crate) async fn receive_mirror_push(
             paths.push(f);
         }
     }
-    let jobs: Vec<_> = paths.iter().map(|p| requests::mirror(&game, p)).collect();
+    let jobs: Vec<_> = paths
+        .iter()
+        .map(|p| requests::mirror_job(&game, p))
+        .collect();
     let ids = requests::enqueue(&state, &jobs).await?;
     Ok(enqueued(&req, &state, &ids))
 }

@@ -43,6 +43,10 @@ pub(crate) async fn enqueue_inflation(
     for id in &identifiers {
         requests::check_identifier(id)?;
     }
-    let ids = requests::enqueue(&state, &[requests::inflate_request(&game, &identifiers)]).await?;
+    let ids = requests::enqueue(
+        &state,
+        &[requests::inflate_request_job(&game, &identifiers)],
+    )
+    .await?;
     Ok(enqueued(&req, &state, &ids))
 }

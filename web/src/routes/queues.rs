@@ -234,7 +234,11 @@ pub(crate) async fn enqueue_inflation(
     for id in &identifiers {
         requests::check_identifier(id)?;
     }
-    let ids = requests::enqueue(&state, &[requests::inflate_request(&game, &identifiers)]).await?;
+    let ids = requests::enqueue(
+        &state,
+        &[requests::inflate_request_job(&game, &identifiers)],
+    )
+    .await?;
     let id = ids
         .first()
         .ok_or_else(|| WebError::Internal("enqueue returned no id".into()))?;

@@ -52,7 +52,7 @@ pub(crate) async fn enqueue_spacedock_event(
     if event_type.len() > 64 {
         return Err(WebError::BadRequest("Invalid event_type: too long".into()));
     }
-    let job = requests::spacedock_event(&game, mod_id, event_type);
+    let job = requests::spacedock_event_job(&game, mod_id, event_type);
     let ids = requests::enqueue(&state, &[job]).await?;
     Ok(enqueued(&req, &state, &ids))
 }

@@ -18,6 +18,32 @@ async fn healthz_says_whether_redis_answers() {
 }
 
 #[tokio::test]
+async fn head_is_answered_like_get_without_a_body() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .head(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("x-request-id").is_some());
+    assert_eq!(res.text().await.unwrap(), "");
+    let res = app
+        .client
+        .head(format!("{}/queues", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("text/html"))
+    );
+}
+
+#[tokio::test]
 async fn metrics_count_queues_outcomes_and_durations() {
     let app = spawn_app().await;
     let w = Worker::start(&app, noop_job("noop")).await;

@@ -116,6 +116,19 @@ async fn an_unknown_game_spelling_is_404() {
 }
 
 #[tokio::test]
+async fn a_game_without_repositories_is_404() {
+    let app = spawn_app_with(|s| {
+        s.games.remove("ksp2");
+    })
+    .await;
+    let res = app
+        .post_json("/inflate/ksp2", r#"{"identifiers": ["A1"]}"#)
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.text().await.unwrap(), "No such game: ksp2");
+}
+
+#[tokio::test]
 async fn bodies_over_the_limit_get_413() {
     let app = spawn_app_with(|s| s.web.max_body_bytes = 1024).await;
     let ids: Vec<String> = (0..200).map(|i| format!("\"Mod{i}\"")).collect();
@@ -205,6 +218,38 @@ async fn the_address_list_guards_the_non_github_routes() {
         .post_json("/inflate/ksp", r#"{"identifiers": ["Astrogator"]}"#)
         .await;
     assert_eq!(res.status(), 204);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_address_list_applies_to_the_forwarded_client() {
+    let app = spawn_app_with(|s| {
+        s.web.allowed_addresses = vec!["10.0.0.0/8".into()];
+        s.web.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let post = |forwarded: &'static str| {
+        app.client
+            .post(format!("{}/inflate/ksp", app.address))
+            .header("x-forwarded-for", forwarded)
+            .body(r#"{"identifiers": ["Astrogator"]}"#)
+            .send()
+    };
+    assert_eq!(post("10.1.2.3").await.unwrap().status(), 204);
+    assert_eq!(post("192.0.2.7").await.unwrap().status(), 403);
+    // A client cannot forge its way in: the proxy appends the real address last.
+    assert_eq!(post("10.1.2.3, 192.0.2.7").await.unwrap().status(), 403);
+
+    // Without trusting the proxy, the header is ignored.
+    let app = spawn_app_with(|s| s.web.allowed_addresses = vec!["10.0.0.0/8".into()]).await;
+    let res = app
+        .client
+        .post(format!("{}/inflate/ksp", app.address))
+        .header("x-forwarded-for", "10.1.2.3")
+        .body(r#"{"identifiers": ["Astrogator"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
 }
 
 #[tokio::test]

@@ -60,6 +60,7 @@ pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestAp
     settings.web.workers = 1;
     settings.web.max_body_bytes = 64 * 1024;
     settings.redis.pool_size = 4;
+    settings.games.insert("ksp2".into(), Default::default());
     adjust(&mut settings);
     let jq = settings.job_queue();
     let shutdown = CancellationToken::new();
