@@ -2,6 +2,7 @@
 //! other subcommands inspect and repair it.
 
 mod ckan;
+mod example;
 mod follow;
 mod ops;
 mod up;

@@ -66,7 +66,15 @@ pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> 
     for (game, netkan) in created {
         println!("  {game}:    push .netkan files to the local NetKAN repository:");
         println!("          git clone {}", netkan.display());
+        println!(
+            "          it holds NetKAN/{}.netkan: edit it, commit and push to see it inflated",
+            crate::example::IDENTIFIER
+        );
     }
+    println!(
+        "  status: {}/status",
+        settings.web.base_url.trim_end_matches('/')
+    );
     println!("  stop:   Ctrl-C (running jobs finish, nothing is lost)");
     let web = tokio::spawn({
         let (settings, url, shutdown) = (settings.clone(), url.clone(), shutdown.clone());
@@ -133,6 +141,26 @@ fn local_repositories(
                 info!(repo = %repo.display(), "created a local bare repository");
             }
         }
+        // A first run seeds the example mod, whose archive the web serves from files_dir.
+        let files_dir = settings
+            .web
+            .files_dir
+            .get_or_insert_with(|| data_dir.join("files"))
+            .clone();
+        let netkan_text = crate::example::netkan(&settings.web.base_url);
+        let entry = settings.games.entry(game.clone()).or_default();
+        let path = format!("NetKAN/{}.netkan", crate::example::IDENTIFIER);
+        if crate::example::seed(&netkan, "Add the example mod", &[(&path, netkan_text)])? {
+            crate::example::write_archive(&files_dir)?;
+            info!(repo = %netkan.display(), "seeded the example mod {path}");
+        }
+        let readme =
+            "# CKAN-meta\n\nThe `.ckan` files netkan indexes, one folder per identifier.\n";
+        crate::example::seed(
+            &ckanmeta,
+            "Start CKAN-meta",
+            &[("README.md", readme.into())],
+        )?;
         entry.netkan = Some(netkan_common::config::Secret::new(
             netkan.display().to_string(),
         ));

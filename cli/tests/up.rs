@@ -110,8 +110,9 @@ async fn netkan_up_runs_jobs_stops_cleanly_and_keeps_its_data() {
         data.path(),
         &["clone", "-q", &netkan_repo, work.to_str().unwrap()],
     );
-    git(&work, &["checkout", "-q", "-b", "main"]);
-    std::fs::create_dir_all(work.join("NetKAN")).unwrap();
+    // The first run seeded the example mod, and its archive is served by the web.
+    assert!(work.join("NetKAN/ExampleMod.netkan").is_file());
+    assert!(data.path().join("files/ExampleMod-1.0.zip").is_file());
     std::fs::write(
         work.join("NetKAN/Astrogator.netkan"),
         "identifier: Astrogator\n$kref: '#/ckan/spacedock/1'\n",

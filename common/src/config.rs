@@ -215,6 +215,9 @@ pub struct WebSettings {
     pub ckanmeta_branch: String,
     /// HTTP worker threads; 0 means one per CPU.
     pub workers: usize,
+    /// If set, `/files/<name>` serves the files of this directory (downloads a self-hosted
+    /// NetKAN names by URL; `netkan up` puts its example mod's archive there).
+    pub files_dir: Option<PathBuf>,
 }
 
 impl Default for WebSettings {
@@ -231,6 +234,7 @@ impl Default for WebSettings {
             netkan_branch: "master".into(),
             ckanmeta_branch: "master".into(),
             workers: 0,
+            files_dir: None,
         }
     }
 }

@@ -10,11 +10,13 @@
 //! | `GET /queues`, `POST /queues/dead/<uuid>/{retry,delete}`, `POST /queues/inflate` | `queues` |
 //! | `GET /healthz`, `GET /metrics` | `health` |
 //! | `GET /static/<file>` | `assets` |
+//! | `GET /files/<name>` (`web.files_dir`) | `files` |
 //!
 //! The routes without a game are the reference's legacy ones, which its nginx rewrote to
 //! `…/ksp`; here they are served directly with `ksp`.
 
 mod assets;
+mod files;
 mod github;
 mod health;
 mod inflate;
@@ -68,7 +70,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/queues/inflate", web::post().to(queues::enqueue_inflation))
         .route("/healthz", web::get().to(health::check_health))
         .route("/metrics", web::get().to(health::show_metrics))
-        .route("/static/{file}", web::get().to(assets::show_asset));
+        .route("/static/{file}", web::get().to(assets::show_asset))
+        .route("/files/{name}", web::get().to(files::show_file));
 }
 
 /// `/` leads to the dashboard.

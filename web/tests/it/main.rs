@@ -5,6 +5,7 @@
 
 mod api;
 mod browser;
+mod files;
 mod github;
 mod health;
 mod inflate;
