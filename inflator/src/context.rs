@@ -1,0 +1,122 @@
+//! What every step of an inflation works with: the options shared by all documents of one
+//! inflation (`TransformOptions` in `Netkan/Transformers/ITransformer.cs`), the services
+//! (HTTP, download cache), the game, the log and the warnings collected for
+//! `WarningMessages`.
+
+use std::path::PathBuf;
+
+use netkan_common::Game;
+use netkan_common::ckan::ModuleVersion;
+use netkan_common::log::Level;
+
+use crate::cache::DownloadCache;
+use crate::http::HttpClient;
+
+/// Where an inflation's log lines go as they happen (the job log, or standard output for
+/// `netkan inflate-file`).
+pub trait InflationLog: Send + Sync {
+    /// One line; `message` is one line of text, without the level.
+    fn line(&self, level: Level, message: &str);
+}
+
+/// A log that keeps nothing (tests, benchmarks).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoLog;
+
+impl InflationLog for NoLog {
+    fn line(&self, _: Level, _: &str) {}
+}
+
+/// The options one inflation shares between its documents and steps; steps may change them
+/// (GitHub marks the API flaky, staging and auto-epoching add reasons).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TransformOptions {
+    /// How many releases to inflate; `None` means all. The queue default is 1.
+    pub releases: Option<usize>,
+    /// Releases to skip before taking `releases`.
+    pub skip_releases: usize,
+    /// The highest non-prerelease version already indexed.
+    pub highest_version: Option<ModuleVersion>,
+    /// The highest prerelease version already indexed.
+    pub highest_version_prerelease: Option<ModuleVersion>,
+    /// The result must go through a pull request rather than straight to the primary branch.
+    pub staged: bool,
+    /// Why it is staged, in the order the reasons arose.
+    pub staging_reasons: Vec<String>,
+    /// Set by hosts whose API may return releases out of order (GitHub): an out-of-order
+    /// version is then an error rather than a reason to stage.
+    pub flaky_api: bool,
+}
+
+/// The game an inflation is for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GameInfo {
+    /// `ksp` or `ksp2`.
+    pub id: Game,
+}
+
+/// The long-lived services every inflation uses; built once per process.
+#[derive(Clone)]
+pub struct Services {
+    /// The one HTTP client.
+    pub http: HttpClient,
+    /// The download cache.
+    pub cache: DownloadCache,
+}
+
+/// What a step gets: the options, the services, the game, and the log.
+pub struct Context<'a> {
+    /// The options of this inflation (shared by all its documents).
+    pub opts: TransformOptions,
+    /// HTTP and the cache.
+    pub services: &'a Services,
+    /// The game.
+    pub game: &'a GameInfo,
+    log: &'a dyn InflationLog,
+    warnings: Vec<String>,
+    /// Files this attempt put into the cache; purged if the inflation fails (§1).
+    pub downloaded: Vec<PathBuf>,
+}
+
+impl<'a> Context<'a> {
+    /// A context for one inflation.
+    pub fn new(
+        opts: TransformOptions,
+        services: &'a Services,
+        game: &'a GameInfo,
+        log: &'a dyn InflationLog,
+    ) -> Self {
+        Self {
+            opts,
+            services,
+            game,
+            log,
+            warnings: Vec::new(),
+            downloaded: Vec::new(),
+        }
+    }
+
+    /// A DEBUG line.
+    pub fn debug(&self, message: impl AsRef<str>) {
+        self.log.line(Level::Debug, message.as_ref());
+    }
+
+    /// An INFO line.
+    pub fn info(&self, message: impl AsRef<str>) {
+        self.log.line(Level::Info, message.as_ref());
+    }
+
+    /// A warning: logged at once, and kept (once) for `WarningMessages`.
+    pub fn warn(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        self.log.line(Level::Warn, &message);
+        if !self.warnings.contains(&message) {
+            self.warnings.push(message);
+        }
+    }
+
+    /// The warnings so far, de-duplicated, in the order they were first given.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}

@@ -1,0 +1,14 @@
+//! Locales found in the installed `.cfg` files (§5 #14).
+
+use netkan_common::ckan::Object;
+
+use crate::InflateError;
+use crate::context::Context;
+
+/// Not built yet (the archive work): passes the metadata through.
+pub async fn transform(
+    metadata: Object,
+    _cx: &mut Context<'_>,
+) -> Result<Vec<Object>, InflateError> {
+    Ok(vec![metadata])
+}

@@ -1,0 +1,14 @@
+//! Removes `x_netkan_*`, `$kref` and `$vref` at every depth (§5 #24).
+
+use netkan_common::ckan::Object;
+
+use crate::InflateError;
+use crate::context::Context;
+
+/// Not built yet (the pipeline work): passes the metadata through.
+pub async fn transform(
+    metadata: Object,
+    _cx: &mut Context<'_>,
+) -> Result<Vec<Object>, InflateError> {
+    Ok(vec![metadata])
+}
