@@ -6,10 +6,12 @@
 use std::path::PathBuf;
 
 use netkan_common::Game;
-use netkan_common::ckan::ModuleVersion;
+use netkan_common::ckan::{Module, ModuleVersion, Object};
 use netkan_common::log::Level;
 
-use crate::cache::DownloadCache;
+use crate::InflateError;
+use crate::archive::Memo;
+use crate::cache::{CachedFile, DownloadCache};
 use crate::http::HttpClient;
 
 /// Where an inflation's log lines go as they happen (the job log, or standard output for
@@ -76,6 +78,8 @@ pub struct Context<'a> {
     warnings: Vec<String>,
     /// Files this attempt put into the cache; purged if the inflation fails (§1).
     pub downloaded: Vec<PathBuf>,
+    /// What this inflation has already read of its downloads.
+    pub archives: Memo,
 }
 
 impl<'a> Context<'a> {
@@ -93,6 +97,7 @@ impl<'a> Context<'a> {
             log,
             warnings: Vec::new(),
             downloaded: Vec::new(),
+            archives: Memo::default(),
         }
     }
 
@@ -113,6 +118,31 @@ impl<'a> Context<'a> {
         if !self.warnings.contains(&message) {
             self.warnings.push(message);
         }
+    }
+
+    /// The module's first download (`download[0]`), from the cache or fetched into it;
+    /// `None` when the module has no download. Files fetched are remembered in
+    /// [`Context::downloaded`].
+    ///
+    /// # Errors
+    /// As [`DownloadCache::fetch`]; a module whose `download` is malformed is `Metadata`.
+    pub async fn download(&mut self, module: &Object) -> Result<Option<CachedFile>, InflateError> {
+        let Some(url) = Module::new(module)
+            .downloads()?
+            .first()
+            .map(|u| (*u).to_owned())
+        else {
+            return Ok(None);
+        };
+        let file = self
+            .services
+            .cache
+            .fetch(&self.services.http, &url, module)
+            .await?;
+        if file.fresh {
+            self.downloaded.push(file.path.clone());
+        }
+        Ok(Some(file))
     }
 
     /// The warnings so far, de-duplicated, in the order they were first given.

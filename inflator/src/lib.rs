@@ -20,6 +20,7 @@
 //!   configurable base URLs and rewrites).
 //! - [`hosts`]: the API clients of GitHub, SpaceDock, GitLab, Gitea, Jenkins, SourceForge.
 //! - [`cache`]: the download cache shared by every worker of a machine.
+//! - `testing` (feature `test-support`): the fixture upstream and archive builders for tests.
 //! - [`archive`]: reading downloads as CKAN's installer does (install stanzas, `.version`,
 //!   internal `.ckan`, localizations, content sniffing).
 //!
@@ -34,6 +35,8 @@ pub mod hosts;
 pub mod http;
 pub mod json;
 pub mod pipeline;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod transformers;
 pub mod validate;
 

@@ -1,0 +1,1 @@
+//! The fixture upstream: one local HTTP server answering as the hosts do.
