@@ -686,16 +686,24 @@ pub fn rate_limit_wait(status: StatusCode, headers: &HeaderMap) -> Option<Durati
     Some(wait.max(Duration::from_secs(1)))
 }
 
+/// The throttling error; for the GitHub API in the C# inflator's words (`GithubApi.Call`).
+/// The wait is in `retry_after`, not the message: the worker says how long it sleeps.
 fn rate_limited(url: &str, wait: Duration) -> InflateError {
-    let host = Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| url.to_owned());
-    InflateError::RateLimited {
-        message: format!(
-            "rate limited by {host} (at {url}); try again in {}",
-            crate::http::human_duration(wait)
+    let message = match url.strip_prefix(GITHUB_API) {
+        Some(path) => format!(
+            "GitHub API rate limit exceeded: {}",
+            path.trim_start_matches('/')
         ),
+        None => {
+            let host = Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| url.to_owned());
+            format!("rate limited by {host} (at {url})")
+        }
+    };
+    InflateError::RateLimited {
+        message,
         retry_after: wait,
     }
 }
