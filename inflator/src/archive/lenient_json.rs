@@ -67,7 +67,7 @@ impl JValue {
 }
 
 /// `double.ToString()` (shortest round-trip) as .NET Core prints it: scientific notation
-/// from an exponent of 15 up or below -5, `E+XX` / `E-XX` with at least two digits.
+/// from an exponent of 15 up or below -4, `E+XX` / `E-XX` with at least two digits.
 pub fn dotnet_double(f: f64) -> String {
     if f.is_nan() {
         return "NaN".to_owned();
@@ -81,7 +81,7 @@ pub fn dotnet_double(f: f64) -> String {
     let sci = format!("{f:e}");
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if (-5..15).contains(&exp) {
+    if (-4..15).contains(&exp) {
         return format!("{f}");
     }
     let sign = if exp < 0 { '-' } else { '+' };

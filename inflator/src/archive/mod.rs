@@ -148,3 +148,6 @@ pub fn plan(cx: &Context<'_>, module: &Object, version: Option<&str>) -> Result<
     let game = GameLayout::of(&cx.game.id)?;
     Ok(InstallPlan::of(module, game, version)?)
 }
+
+#[cfg(test)]
+mod tests;

@@ -403,6 +403,10 @@ impl Archive {
     }
 
     fn stream_error(&self, entry: &Entry, e: &std::io::Error) -> ArchiveError {
+        // The zip crate notices a lying size itself when the stream ends past it.
+        if e.to_string().contains("larger than its declared") {
+            return self.bad_entry(entry, "inflates past its declared size");
+        }
         ArchiveError::Invalid {
             archive: self.label.clone(),
             reason: format!("entry `{}`: {e}", entry.name),

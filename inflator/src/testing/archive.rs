@@ -239,7 +239,7 @@ pub fn avc_file(version: &str, ksp_version: Option<&str>) -> String {
 pub fn localization_cfg(locales: &[&str]) -> String {
     let mut s = String::from("Localization\n{\n");
     for l in locales {
-        s.push_str(&format!("    {l}\n    {{\n        #key = value\n    }}\n"));
+        s.push_str(&format!("    {l}\n    {{\n        key = value\n    }}\n"));
     }
     s.push_str("}\n");
     s
