@@ -1,0 +1,1 @@
+//! gitea API client (being written).

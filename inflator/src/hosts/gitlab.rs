@@ -1,0 +1,1 @@
+//! gitlab API client (being written).

@@ -1,0 +1,1 @@
+//! jenkins API client (being written).

@@ -1,0 +1,1 @@
+//! sourceforge API client (being written).

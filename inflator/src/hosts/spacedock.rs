@@ -1,0 +1,1 @@
+//! spacedock API client (being written).
