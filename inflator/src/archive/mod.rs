@@ -74,6 +74,21 @@ impl From<InstallError> for InflateError {
     }
 }
 
+impl From<contents::ContentError> for InflateError {
+    fn from(e: contents::ContentError) -> Self {
+        match e {
+            contents::ContentError::Archive(m) => InflateError::Host(m),
+            other => InflateError::Metadata(other.to_string()),
+        }
+    }
+}
+
+impl From<avc::FindAvcError> for InflateError {
+    fn from(e: avc::FindAvcError) -> Self {
+        InflateError::Metadata(e.to_string())
+    }
+}
+
 /// The URL a module's download is fetched from (`download[0]`).
 ///
 /// # Errors
@@ -137,6 +152,26 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| InflateError::Local(format!("archive work failed: {e}")))
+}
+
+/// Opens the module's download and runs `work` over the files its install stanzas select, on
+/// the blocking pool; `None` without a download. `version` stands in for a missing `version`.
+///
+/// # Errors
+/// As [`open`] and [`plan`].
+pub async fn inspect<T: Send + 'static>(
+    cx: &mut Context<'_>,
+    module: &Object,
+    version: Option<&str>,
+    work: impl FnOnce(&InstallFileSet<'_>) -> T + Send + 'static,
+) -> Result<Option<T>, InflateError> {
+    let plan = plan(cx, module, version)?;
+    let Some(archive) = open(cx, module).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        blocking(move || work(&InstallFileSet::new(&plan, &archive))).await?,
+    ))
 }
 
 /// The install plan of a module for the context's game; `version` stands in for a missing
