@@ -65,7 +65,11 @@ fn string_field(value: Option<&JValue>, name: &str) -> Result<Option<String>, Av
         None => Ok(None),
         Some(v @ (JValue::Array(_) | JValue::Object(_))) => Err(AvcError::Serialization(format!(
             "Unexpected character encountered while parsing value: {}. Path '{name}'.",
-            if matches!(v, JValue::Array(_)) { '[' } else { '{' }
+            if matches!(v, JValue::Array(_)) {
+                '['
+            } else {
+                '{'
+            }
         ))),
         Some(v) => Ok(v.scalar_text()),
     }
@@ -157,7 +161,9 @@ fn game_version(value: &JValue) -> Result<GameVersion, AvcError> {
         (Some(m), Some(n), Some(p)) => format!("{m}.{n}.{p}"),
     };
     GameVersion::parse(&text).ok_or_else(|| {
-        AvcError::Conversion(format!("Input string '{text}' was not in a correct format."))
+        AvcError::Conversion(format!(
+            "Input string '{text}' was not in a correct format."
+        ))
     })
 }
 
@@ -201,7 +207,9 @@ impl AvcVersion {
             Some(other) => {
                 return Err(AvcError::Serialization(format!(
                     "Error converting value {} to type 'CKAN.Avc.AvcVersionGithubRef'. Path 'GITHUB'.",
-                    other.scalar_text().unwrap_or_else(|| other.type_name().to_owned())
+                    other
+                        .scalar_text()
+                        .unwrap_or_else(|| other.type_name().to_owned())
                 )));
             }
         };
@@ -335,14 +343,20 @@ pub fn find_internal_avc(
                 return found(i);
             }
         }
-        let names: Vec<&str> = candidates.iter().map(|&i| entries[i].name.as_str()).collect();
+        let names: Vec<&str> = candidates
+            .iter()
+            .map(|&i| entries[i].name.as_str())
+            .collect();
         return Err(FindAvcError::Kraken(format!(
             "Invalid $vref path/regexp {path}, doesn't match any of: {}",
             names.join(", ")
         )));
     }
     if candidates.len() > 1 {
-        let mut names: Vec<&str> = candidates.iter().map(|&i| entries[i].name.as_str()).collect();
+        let mut names: Vec<&str> = candidates
+            .iter()
+            .map(|&i| entries[i].name.as_str())
+            .collect();
         names.sort_by(|a, b| netkan_common::ckan::write::culture_compare(a, b));
         return Err(FindAvcError::Kraken(format!(
             "Too many .version files located: {}",
@@ -358,7 +372,9 @@ pub fn find_internal_avc(
 /// The archive's error reading it; the parse error, as [`AvcError`] (callers turn `Syntax`
 /// and `Serialization` into "Error parsing version file <name>: …").
 pub fn read_avc(archive: &Archive, found: &FoundAvc) -> Result<Option<AvcVersion>, ReadAvcError> {
-    let bytes = archive.read(found.entry).map_err(|e| ReadAvcError::Archive(e.to_string()))?;
+    let bytes = archive
+        .read(found.entry)
+        .map_err(|e| ReadAvcError::Archive(e.to_string()))?;
     AvcVersion::parse(&decode_text(&bytes)).map_err(ReadAvcError::Parse)
 }
 
@@ -400,7 +416,10 @@ mod tests {
     fn a_full_version_file_is_read() {
         let a = avc(FULL);
         assert_eq!(a.name.as_deref(), Some("KSP-AVC"));
-        assert_eq!(a.version.as_ref().map(ModuleVersion::as_str), Some("1.1.0.0"));
+        assert_eq!(
+            a.version.as_ref().map(ModuleVersion::as_str),
+            Some("1.1.0.0")
+        );
         assert_eq!(a.ksp_version, gv("0.24.2"));
         assert_eq!(a.ksp_version_min, gv("0.24.0"));
         assert_eq!(a.ksp_version_max, gv("0.24.2"));
@@ -419,14 +438,23 @@ mod tests {
             r#"{"NAME":"KSP-AVC","VERSION": "0.9.21","KSP_VERSION":{"MAJOR":0,"MINOR":24,"PATCH":2},
                "KSP_VERSION_MIN": "0.24.0","KSP_VERSION_MAX": "1.0.0"}"#,
         );
-        assert_eq!(a.version.as_ref().map(ModuleVersion::as_str), Some("0.9.21"));
+        assert_eq!(
+            a.version.as_ref().map(ModuleVersion::as_str),
+            Some("0.9.21")
+        );
         assert_eq!(a.ksp_version, gv("0.24.2"));
         assert_eq!(a.ksp_version_min, gv("0.24.0"));
         assert_eq!(a.ksp_version_max, gv("1.0.0"));
         let short = avc(r#"{"VERSION": "1.2"}"#);
-        assert_eq!(short.version.as_ref().map(ModuleVersion::as_str), Some("1.2.0"));
+        assert_eq!(
+            short.version.as_ref().map(ModuleVersion::as_str),
+            Some("1.2.0")
+        );
         let long = avc(r#"{"VERSION": "1.2.3.4.5"}"#);
-        assert_eq!(long.version.as_ref().map(ModuleVersion::as_str), Some("1.2.3.4"));
+        assert_eq!(
+            long.version.as_ref().map(ModuleVersion::as_str),
+            Some("1.2.3.4")
+        );
     }
 
     #[test]
@@ -437,8 +465,14 @@ mod tests {
                 .expect("a game version")
         };
         assert!(ksp(r#"{"MAJOR":-1, "MINOR":-1, "PATCH":-1}"#).is_any());
-        assert_eq!(ksp(r#"{"MAJOR":1, "MINOR":-1, "PATCH":-1}"#).to_string(), "1");
-        assert_eq!(ksp(r#"{"MAJOR":1, "MINOR":5, "PATCH":-1}"#).to_string(), "1.5");
+        assert_eq!(
+            ksp(r#"{"MAJOR":1, "MINOR":-1, "PATCH":-1}"#).to_string(),
+            "1"
+        );
+        assert_eq!(
+            ksp(r#"{"MAJOR":1, "MINOR":5, "PATCH":-1}"#).to_string(),
+            "1.5"
+        );
         assert!(ksp("{}").is_any());
         assert_eq!(ksp(r#"{"MAJOR":1}"#).to_string(), "1");
         assert_eq!(ksp(r#"{"MAJOR":1, "MINOR":5}"#).to_string(), "1.5");
@@ -462,7 +496,10 @@ mod tests {
             ("2024", "7", "013", "2024.7.11"),
         ] {
             let got = version(maj, min, pat).expect("valid octal").expect("value");
-            assert_eq!(got.version.as_ref().map(ModuleVersion::as_str), Some(expect));
+            assert_eq!(
+                got.version.as_ref().map(ModuleVersion::as_str),
+                Some(expect)
+            );
         }
         for (maj, min, pat) in [
             ("02028", "10", "9"),
@@ -476,9 +513,13 @@ mod tests {
                 matches!(version(maj, min, pat), Err(AvcError::Syntax(_))),
                 "{maj}.{min}.{pat} must be a reader error"
             );
-            let quoted = version(&format!("\"{maj}\""), &format!("\"{min}\""), &format!("\"{pat}\""))
-                .expect("quoted digits are text")
-                .expect("value");
+            let quoted = version(
+                &format!("\"{maj}\""),
+                &format!("\"{min}\""),
+                &format!("\"{pat}\""),
+            )
+            .expect("quoted digits are text")
+            .expect("value");
             assert_eq!(
                 quoted.version.as_ref().map(ModuleVersion::as_str),
                 Some(format!("{maj}.{min}.{pat}").as_str())
@@ -498,7 +539,10 @@ mod tests {
 
     #[test]
     fn shapes_newtonsoft_refuses_are_classified() {
-        assert!(matches!(AvcVersion::parse("[1]"), Err(AvcError::Serialization(_))));
+        assert!(matches!(
+            AvcVersion::parse("[1]"),
+            Err(AvcError::Serialization(_))
+        ));
         assert!(matches!(
             AvcVersion::parse(r#"{"NAME": {}}"#),
             Err(AvcError::Serialization(_))

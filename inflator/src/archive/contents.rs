@@ -105,7 +105,10 @@ fn locales_in(text: &str, out: &mut Vec<String>) {
         let Some(contents) = block.name("contents") else {
             continue;
         };
-        for locale in LOCALE.captures_iter(contents.as_str()).map_while(Result::ok) {
+        for locale in LOCALE
+            .captures_iter(contents.as_str())
+            .map_while(Result::ok)
+        {
             let has_value = locale
                 .name("contents")
                 .is_some_and(|c| c.as_str().contains('='));

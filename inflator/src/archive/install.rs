@@ -73,7 +73,10 @@ pub static KSP2: GameLayout = GameLayout {
     reserved_paths: &[],
     createable_install_tos: &[],
     createable_dirs: &["GameData", "GameData/Mods", "BepInEx", "BepInEx/plugins"],
-    allowed: &[("BepInEx", "BepInEx"), ("BepInEx/plugins", "BepInEx/plugins")],
+    allowed: &[
+        ("BepInEx", "BepInEx"),
+        ("BepInEx/plugins", "BepInEx/plugins"),
+    ],
 };
 
 impl GameLayout {
@@ -310,7 +313,11 @@ impl Stanza {
         let file = text("file")?;
         let find = text("find")?;
         let find_regexp = text("find_regexp")?;
-        match [&file, &find, &find_regexp].iter().filter(|v| v.is_some()).count() {
+        match [&file, &find, &find_regexp]
+            .iter()
+            .filter(|v| v.is_some())
+            .count()
+        {
             0 => {
                 return Err(InstallError::bad_metadata(
                     "Install stanzas require either a file, find, or find_regexp directive",
@@ -477,8 +484,8 @@ impl Stanza {
         install_dir: &str,
     ) -> Result<String, InstallError> {
         let mut output = output_name.to_owned();
-        let leading =
-            directory_name(&self.shortest_matching_prefix(output_name)?).map(|d| d.replace('\\', "/"));
+        let leading = directory_name(&self.shortest_matching_prefix(output_name)?)
+            .map(|d| d.replace('\\', "/"));
         if let Some(leading) = leading.filter(|l| !l.is_empty()) {
             let prefix = format!("{leading}/");
             let Some(rest) = output.strip_prefix(&prefix) else {
@@ -587,7 +594,8 @@ impl Stanza {
             }
             let destination = self.transform_output_name(game, &name, &install_dir)?;
             files.push(InstallableFile {
-                makedir: allow_dirs || any_equals_or_starts_with(game.createable_dirs, &destination),
+                makedir: allow_dirs
+                    || any_equals_or_starts_with(game.createable_dirs, &destination),
                 entry: index,
                 is_dir: entry.is_dir,
                 destination,
@@ -728,7 +736,9 @@ pub fn with_suffix<'a>(
     files: &'a [InstallableFile],
     suffix: &'a str,
 ) -> impl Iterator<Item = &'a InstallableFile> + 'a {
-    files.iter().filter(move |f| ends_with_ignore_case(&f.destination, suffix))
+    files
+        .iter()
+        .filter(move |f| ends_with_ignore_case(&f.destination, suffix))
 }
 
 /// `EndsWith(suffix, InvariantCultureIgnoreCase)` for an ASCII suffix.

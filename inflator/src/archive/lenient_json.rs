@@ -175,7 +175,8 @@ impl Parser {
             match seg {
                 Seg::Key(k) => {
                     let plain = !k.is_empty()
-                        && k.chars().all(|c| !matches!(c, '.' | ' ' | '[' | ']' | '(' | ')' | '\'' | '"'));
+                        && k.chars()
+                            .all(|c| !matches!(c, '.' | ' ' | '[' | ']' | '(' | ')' | '\'' | '"'));
                     if plain {
                         if !out.is_empty() {
                             out.push('.');
@@ -364,9 +365,9 @@ impl Parser {
         loop {
             match self.bump() {
                 None => {
-                    return Err(self.error(&format!(
-                        "Unterminated string. Expected delimiter: {quote}"
-                    )));
+                    return Err(
+                        self.error(&format!("Unterminated string. Expected delimiter: {quote}"))
+                    );
                 }
                 Some(c) if c == quote => return Ok(out),
                 Some('\\') => match self.bump() {
@@ -404,7 +405,9 @@ impl Parser {
 
     fn unicode_escape(&mut self) -> Result<char, ReaderError> {
         let hi = self.hex4()?;
-        if (0xD800..0xDC00).contains(&hi) && self.peek() == Some('\\') && self.peek_at(1) == Some('u')
+        if (0xD800..0xDC00).contains(&hi)
+            && self.peek() == Some('\\')
+            && self.peek_at(1) == Some('u')
         {
             self.bump();
             self.bump();
@@ -437,13 +440,15 @@ impl Parser {
                             "Invalid JavaScript property identifier character: {c}"
                         )));
                     }
-                    None => return Err(self.error("Unexpected end while parsing unquoted property name")),
+                    None => {
+                        return Err(
+                            self.error("Unexpected end while parsing unquoted property name")
+                        );
+                    }
                 }
                 Ok(self.chars[start..self.pos].iter().collect())
             }
-            Some(c) => Err(self.error(&format!(
-                "Invalid property identifier character: {c}"
-            ))),
+            Some(c) => Err(self.error(&format!("Invalid property identifier character: {c}"))),
             None => Err(self.error("Unexpected end when reading JSON")),
         }
     }
@@ -560,7 +565,8 @@ mod tests {
         assert_eq!(v("0.5"), JValue::Float(0.5));
         let err = parse("{\"MAJOR\": 08}").expect_err("08 is not octal");
         assert!(
-            err.0.starts_with("Input string '08' is not a valid number. Path 'MAJOR', line 1"),
+            err.0
+                .starts_with("Input string '08' is not a valid number. Path 'MAJOR', line 1"),
             "{err}"
         );
         assert!(parse("[090]").is_err());
@@ -589,7 +595,14 @@ mod tests {
         assert!(parse("{\"a\": 1} x").expect("reads").trailing);
         assert!(!parse("{\"a\": 1} // fine").expect("reads").trailing);
         assert_eq!(parse("  ").expect("empty").value, None);
-        for bad in ["{\"a\" 1}", "{\"a\": }", "{\"a\": 1.2.3}", "{\"a\": 'x", "{\"a\": tru}", "/x"] {
+        for bad in [
+            "{\"a\" 1}",
+            "{\"a\": }",
+            "{\"a\": 1.2.3}",
+            "{\"a\": 'x",
+            "{\"a\": tru}",
+            "/x",
+        ] {
             assert!(parse(bad).is_err(), "{bad} should not parse");
         }
         let deep = "[".repeat(100);

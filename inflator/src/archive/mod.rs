@@ -127,7 +127,10 @@ pub async fn download(
 /// # Errors
 /// As [`download`]; `Host` when the download is not a zip CKAN could read, or is over a
 /// limit.
-pub async fn open(cx: &mut Context<'_>, module: &Object) -> Result<Option<Arc<Archive>>, InflateError> {
+pub async fn open(
+    cx: &mut Context<'_>,
+    module: &Object,
+) -> Result<Option<Arc<Archive>>, InflateError> {
     let Some(file) = download(cx, module).await? else {
         return Ok(None);
     };
@@ -179,10 +182,17 @@ pub async fn inspect<T: Send + 'static>(
 ///
 /// # Errors
 /// `Metadata` for an unknown game or a malformed stanza.
-pub fn plan(cx: &Context<'_>, module: &Object, version: Option<&str>) -> Result<InstallPlan, InflateError> {
+pub fn plan(
+    cx: &Context<'_>,
+    module: &Object,
+    version: Option<&str>,
+) -> Result<InstallPlan, InflateError> {
     let game = GameLayout::of(&cx.game.id)?;
     Ok(InstallPlan::of(module, game, version)?)
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod step_tests;

@@ -47,9 +47,7 @@ const EMPTY_TAR_LEN: usize = 10240;
 /// If the file cannot be read.
 pub fn identify(path: &Path) -> io::Result<FileType> {
     let mut head = Vec::with_capacity(32 * 1024);
-    File::open(path)?
-        .take(32 * 1024)
-        .read_to_end(&mut head)?;
+    File::open(path)?.take(32 * 1024).read_to_end(&mut head)?;
     if head.starts_with(&[0x1F, 0x8B]) {
         // A damaged gzip stream is still a gzip file; only its contents are unknown.
         let inner = File::open(path)?;
@@ -193,7 +191,10 @@ mod tests {
             "application/x-compressed-tar"
         );
         assert_eq!(mime(&[0u8; EMPTY_TAR_LEN]), "application/x-tar");
-        assert_eq!(mime(&gzip(&[0u8; EMPTY_TAR_LEN])), "application/x-compressed-tar");
+        assert_eq!(
+            mime(&gzip(&[0u8; EMPTY_TAR_LEN])),
+            "application/x-compressed-tar"
+        );
         // One NUL too many is no longer an empty tar.
         assert_eq!(mime(&[0u8; EMPTY_TAR_LEN + 1]), "application/octet-stream");
         // A damaged gzip body is still gzip.

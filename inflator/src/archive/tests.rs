@@ -30,16 +30,31 @@ fn doge() -> ZipBuilder {
         .dir("DogeCoinFlag-1.01/GameData/")
         .dir("DogeCoinFlag-1.01/GameData/DogeCoinFlag/")
         .dir("DogeCoinFlag-1.01/GameData/DogeCoinFlag/Flags/")
-        .file("DogeCoinFlag-1.01/GameData/DogeCoinFlag/Flags/dogecoin.png", vec![7u8; 52043])
+        .file(
+            "DogeCoinFlag-1.01/GameData/DogeCoinFlag/Flags/dogecoin.png",
+            vec![7u8; 52043],
+        )
         .file("DogeCoinFlag-1.01/README.md", "# Doge")
-        .file("DogeCoinFlag-1.01/DogeCoinFlag.ckan", "identifier: DogeCoinFlag\nfoo: bar\n")
+        .file(
+            "DogeCoinFlag-1.01/DogeCoinFlag.ckan",
+            "identifier: DogeCoinFlag\nfoo: bar\n",
+        )
 }
 
 fn doge_extras() -> ZipBuilder {
     doge()
-        .file("DogeCoinFlag-1.01/GameData/DogeCoinFlag/README.md", "readme")
-        .file("DogeCoinFlag-1.01/GameData/DogeCoinFlag/Flags/README.md", "readme")
-        .file("DogeCoinFlag-1.01/GameData/DogeCoinFlag/notes.txt.bak", "notes")
+        .file(
+            "DogeCoinFlag-1.01/GameData/DogeCoinFlag/README.md",
+            "readme",
+        )
+        .file(
+            "DogeCoinFlag-1.01/GameData/DogeCoinFlag/Flags/README.md",
+            "readme",
+        )
+        .file(
+            "DogeCoinFlag-1.01/GameData/DogeCoinFlag/notes.txt.bak",
+            "notes",
+        )
 }
 
 fn plan(module: Value) -> InstallPlan {
@@ -69,15 +84,69 @@ fn stanza(v: Value) -> Stanza {
 #[test]
 fn output_names_strip_the_leading_path_and_reserved_prefixes() {
     for (file, output, install_dir, as_name, expected) in [
-        ("GameData/kOS", "GameData/kOS/Plugins/kOS.dll", "GameData", None, "GameData/kOS/Plugins/kOS.dll"),
-        ("kOS-1.1/GameData/kOS", "kOS-1.1/GameData/kOS/Plugins/kOS.dll", "GameData", None, "GameData/kOS/Plugins/kOS.dll"),
-        ("ModuleManager.2.5.1.dll", "ModuleManager.2.5.1.dll", "GameData", None, "GameData/ModuleManager.2.5.1.dll"),
-        ("Ships", "Ships/SPH/FAR Firehound.craft", "SomeDir/Ships", None, "SomeDir/Ships/SPH/FAR Firehound.craft"),
-        ("GameData/kOS", "GameData/kOS/Plugins/kOS.dll", "GameData", Some("kOS-Renamed"), "GameData/kOS-Renamed/Plugins/kOS.dll"),
-        ("kOS-1.1/GameData/kOS", "kOS-1.1/GameData/kOS/Plugins/kOS.dll", "GameData", Some("kOS-Renamed"), "GameData/kOS-Renamed/Plugins/kOS.dll"),
-        ("ModuleManager.2.5.1.dll", "ModuleManager.2.5.1.dll", "GameData", Some("ModuleManager-Renamed.dll"), "GameData/ModuleManager-Renamed.dll"),
-        ("GameData", "GameData/kOS/Plugins/kOS.dll", "GameData", Some("GameData-Renamed"), "GameData/GameData-Renamed/kOS/Plugins/kOS.dll"),
-        ("Ships", "Ships/SPH/FAR Firehound.craft", "SomeDir/Ships", Some("Ships-Renamed"), "SomeDir/Ships/Ships-Renamed/SPH/FAR Firehound.craft"),
+        (
+            "GameData/kOS",
+            "GameData/kOS/Plugins/kOS.dll",
+            "GameData",
+            None,
+            "GameData/kOS/Plugins/kOS.dll",
+        ),
+        (
+            "kOS-1.1/GameData/kOS",
+            "kOS-1.1/GameData/kOS/Plugins/kOS.dll",
+            "GameData",
+            None,
+            "GameData/kOS/Plugins/kOS.dll",
+        ),
+        (
+            "ModuleManager.2.5.1.dll",
+            "ModuleManager.2.5.1.dll",
+            "GameData",
+            None,
+            "GameData/ModuleManager.2.5.1.dll",
+        ),
+        (
+            "Ships",
+            "Ships/SPH/FAR Firehound.craft",
+            "SomeDir/Ships",
+            None,
+            "SomeDir/Ships/SPH/FAR Firehound.craft",
+        ),
+        (
+            "GameData/kOS",
+            "GameData/kOS/Plugins/kOS.dll",
+            "GameData",
+            Some("kOS-Renamed"),
+            "GameData/kOS-Renamed/Plugins/kOS.dll",
+        ),
+        (
+            "kOS-1.1/GameData/kOS",
+            "kOS-1.1/GameData/kOS/Plugins/kOS.dll",
+            "GameData",
+            Some("kOS-Renamed"),
+            "GameData/kOS-Renamed/Plugins/kOS.dll",
+        ),
+        (
+            "ModuleManager.2.5.1.dll",
+            "ModuleManager.2.5.1.dll",
+            "GameData",
+            Some("ModuleManager-Renamed.dll"),
+            "GameData/ModuleManager-Renamed.dll",
+        ),
+        (
+            "GameData",
+            "GameData/kOS/Plugins/kOS.dll",
+            "GameData",
+            Some("GameData-Renamed"),
+            "GameData/GameData-Renamed/kOS/Plugins/kOS.dll",
+        ),
+        (
+            "Ships",
+            "Ships/SPH/FAR Firehound.craft",
+            "SomeDir/Ships",
+            Some("Ships-Renamed"),
+            "SomeDir/Ships/Ships-Renamed/SPH/FAR Firehound.craft",
+        ),
     ] {
         let mut s = json!({"file": file});
         if let Some(a) = as_name {
@@ -89,9 +158,21 @@ fn output_names_strip_the_leading_path_and_reserved_prefixes() {
         assert_eq!(got, expected, "file={file} as={as_name:?}");
     }
     for (file, output, as_name) in [
-        ("GameData/kOS", "GameData/kOS/Plugins/kOS.dll", "kOS/Renamed"),
-        ("kOS-1.1/GameData/kOS", "kOS-1.1/GameData/kOS/Plugins/kOS.dll", "kOS/Renamed"),
-        ("ModuleManager.2.5.1.dll", "ModuleManager.2.5.1.dll", "Renamed/ModuleManager.dll"),
+        (
+            "GameData/kOS",
+            "GameData/kOS/Plugins/kOS.dll",
+            "kOS/Renamed",
+        ),
+        (
+            "kOS-1.1/GameData/kOS",
+            "kOS-1.1/GameData/kOS/Plugins/kOS.dll",
+            "kOS/Renamed",
+        ),
+        (
+            "ModuleManager.2.5.1.dll",
+            "ModuleManager.2.5.1.dll",
+            "Renamed/ModuleManager.dll",
+        ),
     ] {
         let err = stanza(json!({"file": file, "as": as_name}))
             .transform_output_name(&KSP, output, "GameData")
@@ -111,9 +192,15 @@ fn the_default_stanza_finds_the_identifier_in_the_primary_mod_directory() {
     let (_f, a) = open(&doge());
     let p = plan(json!({"identifier": "DOGECOINFLAG", "version": "1"}));
     assert!(destinations(&p, &a).contains(&"GameData/DogeCoinFlag/Flags/dogecoin.png".to_owned()));
-    let p2 = InstallPlan::of(&obj(json!({"identifier": "DogeCoinFlag"})), &KSP2, Some("1"))
-        .expect("plan");
-    assert!(destinations(&p2, &a).contains(&"GameData/Mods/DogeCoinFlag/Flags/dogecoin.png".to_owned()));
+    let p2 = InstallPlan::of(
+        &obj(json!({"identifier": "DogeCoinFlag"})),
+        &KSP2,
+        Some("1"),
+    )
+    .expect("plan");
+    assert!(
+        destinations(&p2, &a).contains(&"GameData/Mods/DogeCoinFlag/Flags/dogecoin.png".to_owned())
+    );
 }
 
 #[test]
@@ -126,8 +213,14 @@ fn find_and_file_stanzas_install_the_flag() {
     ] {
         let p = plan(json!({"identifier": "DogeCoinFlag", "version": "1.01", "install": [s]}));
         let dest = destinations(&p, &a);
-        assert!(dest.contains(&"GameData/DogeCoinFlag/Flags/dogecoin.png".to_owned()), "{dest:?}");
-        assert!(sources(&p, &a).contains(&"DogeCoinFlag-1.01/GameData/DogeCoinFlag/Flags/dogecoin.png".to_owned()));
+        assert!(
+            dest.contains(&"GameData/DogeCoinFlag/Flags/dogecoin.png".to_owned()),
+            "{dest:?}"
+        );
+        assert!(
+            sources(&p, &a)
+                .contains(&"DogeCoinFlag-1.01/GameData/DogeCoinFlag/Flags/dogecoin.png".to_owned())
+        );
     }
 }
 
@@ -142,10 +235,13 @@ fn install_to_spellings_all_reach_the_same_subfolder() {
         "GameData\\SuchTest/",
         "GameData/SuchTest\\",
     ] {
-        let p = plan(json!({"identifier": "DogeCoinFlag", "version": "1", "install": [
-            {"file": "DogeCoinFlag-1.01/GameData/DogeCoinFlag", "install_to": path}]}));
+        let p = plan(
+            json!({"identifier": "DogeCoinFlag", "version": "1", "install": [
+            {"file": "DogeCoinFlag-1.01/GameData/DogeCoinFlag", "install_to": path}]}),
+        );
         assert!(
-            destinations(&p, &a).contains(&"GameData/SuchTest/DogeCoinFlag/Flags/dogecoin.png".to_owned()),
+            destinations(&p, &a)
+                .contains(&"GameData/SuchTest/DogeCoinFlag/Flags/dogecoin.png".to_owned()),
             "install_to {path}"
         );
     }
@@ -165,10 +261,16 @@ fn bad_install_locations_are_refused() {
         "GameData\\..\\..\\etc\\pwned",
         "GameData\\..",
     ] {
-        let p = plan(json!({"identifier": "DogeCoinFlag", "version": "1", "install": [
-            {"file": "DogeCoinFlag-1.01/GameData/DogeCoinFlag", "install_to": location}]}));
+        let p = plan(
+            json!({"identifier": "DogeCoinFlag", "version": "1", "install": [
+            {"file": "DogeCoinFlag-1.01/GameData/DogeCoinFlag", "install_to": location}]}),
+        );
         let err = p.files(&a).expect_err("a bad location");
-        assert_eq!(err.kind, InstallErrorKind::BadInstallLocation, "{location}: {err}");
+        assert_eq!(
+            err.kind,
+            InstallErrorKind::BadInstallLocation,
+            "{location}: {err}"
+        );
     }
 }
 
@@ -187,8 +289,10 @@ fn ships_scenarios_and_missions_are_allowed_targets() {
         "Ships/@thumbs/SPH",
         "Ships/Script",
     ] {
-        let p = plan(json!({"identifier": "AwesomeMod", "version": "1.0.0", "install": [
-            {"file": "ExampleShips/AwesomeShip.craft", "install_to": dir}]}));
+        let p = plan(
+            json!({"identifier": "AwesomeMod", "version": "1.0.0", "install": [
+            {"file": "ExampleShips/AwesomeShip.craft", "install_to": dir}]}),
+        );
         assert_eq!(destinations(&p, &a), [format!("{dir}/AwesomeShip.craft")]);
     }
     let scenarios = ZipBuilder::new()
@@ -198,9 +302,11 @@ fn ships_scenarios_and_missions_are_allowed_targets() {
         .file("saves/scenarios/AwesomeRace.sfs", "")
         .file("saves/scenarios/AwesomeRace/persistent.sfs", "");
     let (_g, b) = open(&scenarios);
-    let p = plan(json!({"identifier": "AwesomeMod", "version": "1.0.0", "install": [
+    let p = plan(
+        json!({"identifier": "AwesomeMod", "version": "1.0.0", "install": [
         {"file": "saves/scenarios/AwesomeRace.sfs", "install_to": "Scenarios"},
-        {"file": "saves/scenarios/AwesomeRace", "install_to": "Scenarios"}]}));
+        {"file": "saves/scenarios/AwesomeRace", "install_to": "Scenarios"}]}),
+    );
     let files = p.files(&b).expect("files");
     let mut dest: Vec<_> = files.iter().map(|f| f.destination.clone()).collect();
     dest.sort();
@@ -217,19 +323,30 @@ fn ships_scenarios_and_missions_are_allowed_targets() {
     let (_h, c) = open(&missions);
     let p = plan(json!({"identifier": "M", "version": "1", "install": [
         {"find": "AwesomeMission", "install_to": "Missions"}]}));
-    assert_eq!(destinations(&p, &c), ["Missions/AwesomeMission/persistent.mission"]);
+    assert_eq!(
+        destinations(&p, &c),
+        ["Missions/AwesomeMission/persistent.mission"]
+    );
 }
 
 #[test]
 fn filters_and_include_only_select_as_ckan_does() {
     let (_f, a) = open(&doge_extras());
-    let filtered = plan(json!({"identifier": "DogeCoinFlag", "version": "1", "install": [
-        {"find": "DogeCoinFlag", "install_to": "GameData", "filter": "readme.MD", "filter_regexp": "\\.bak$"}]}));
+    let filtered = plan(
+        json!({"identifier": "DogeCoinFlag", "version": "1", "install": [
+        {"find": "DogeCoinFlag", "install_to": "GameData", "filter": "readme.MD", "filter_regexp": "\\.bak$"}]}),
+    );
     let got = sources(&filtered, &a);
     assert!(got.contains(&"DogeCoinFlag-1.01/GameData/DogeCoinFlag/Flags/dogecoin.png".to_owned()));
-    assert!(!got.iter().any(|s| s.ends_with("README.md") || s.ends_with(".bak")), "{got:?}");
-    let included = plan(json!({"identifier": "DogeCoinFlag", "version": "1", "install": [
-        {"find": "DogeCoinFlag", "install_to": "GameData", "include_only": "dogecoin.png", "include_only_regexp": "\\.bak$"}]}));
+    assert!(
+        !got.iter()
+            .any(|s| s.ends_with("README.md") || s.ends_with(".bak")),
+        "{got:?}"
+    );
+    let included = plan(
+        json!({"identifier": "DogeCoinFlag", "version": "1", "install": [
+        {"find": "DogeCoinFlag", "install_to": "GameData", "include_only": "dogecoin.png", "include_only_regexp": "\\.bak$"}]}),
+    );
     let got = sources(&included, &a);
     assert_eq!(
         got,
@@ -239,8 +356,10 @@ fn filters_and_include_only_select_as_ckan_does() {
         ]
     );
     // filter_regexp is case-sensitive, unlike the find pattern.
-    let case = plan(json!({"identifier": "DogeCoinFlag", "version": "1", "install": [
-        {"find": "DogeCoinFlag", "install_to": "GameData", "filter_regexp": "\\.BAK$"}]}));
+    let case = plan(
+        json!({"identifier": "DogeCoinFlag", "version": "1", "install": [
+        {"find": "DogeCoinFlag", "install_to": "GameData", "filter_regexp": "\\.BAK$"}]}),
+    );
     assert!(sources(&case, &a).iter().any(|s| s.ends_with(".bak")));
 }
 
@@ -266,8 +385,10 @@ fn find_only_counts_the_topmost_match() {
 #[test]
 fn a_stanza_that_matches_nothing_names_the_module_and_the_match() {
     let (_f, a) = open(&doge());
-    let p = plan(json!({"identifier": "DogeCoinFlag", "version": "1.01", "install": [
-        {"file": "DOES_NOT_EXIST", "install_to": "GameData"}]}));
+    let p = plan(
+        json!({"identifier": "DogeCoinFlag", "version": "1.01", "install": [
+        {"file": "DOES_NOT_EXIST", "install_to": "GameData"}]}),
+    );
     let err = p.files(&a).expect_err("nothing matches");
     assert_eq!(err.kind, InstallErrorKind::BadMetadata);
     assert_eq!(
@@ -280,17 +401,31 @@ fn a_stanza_that_matches_nothing_names_the_module_and_the_match() {
 #[test]
 fn malformed_stanzas_get_ckans_messages() {
     for (s, message) in [
-        (json!({"install_to": "GameData"}), "Install stanzas require either a file, find, or find_regexp directive"),
-        (json!({"file": "a", "find": "b"}), "Install stanzas must only include one of file, find, or find_regexp directive"),
-        (json!({"find": "a", "filter": "x", "include_only": "y"}), "Install stanzas can only contain filter or include_only directives, not both"),
-        (json!({"find": "a", "install_to": null}), "Install stanzas must have an install_to"),
+        (
+            json!({"install_to": "GameData"}),
+            "Install stanzas require either a file, find, or find_regexp directive",
+        ),
+        (
+            json!({"file": "a", "find": "b"}),
+            "Install stanzas must only include one of file, find, or find_regexp directive",
+        ),
+        (
+            json!({"find": "a", "filter": "x", "include_only": "y"}),
+            "Install stanzas can only contain filter or include_only directives, not both",
+        ),
+        (
+            json!({"find": "a", "install_to": null}),
+            "Install stanzas must have an install_to",
+        ),
     ] {
         let err = Stanza::from_json(&obj(s)).expect_err("malformed");
         assert_eq!(err.message, message);
     }
     // A missing install_to means GameData, as the client's default does.
     assert_eq!(stanza(json!({"find": "a"})).install_to, "GameData");
-    assert!(Stanza::from_json(&obj(json!({"find_regexp": "(", "install_to": "GameData"}))).is_err());
+    assert!(
+        Stanza::from_json(&obj(json!({"find_regexp": "(", "install_to": "GameData"}))).is_err()
+    );
 }
 
 #[test]
@@ -303,7 +438,10 @@ fn a_zip_slip_entry_is_an_invalid_installation_path() {
         .files(&a)
         .expect_err("zip slip");
     assert_eq!(err.kind, InstallErrorKind::BadInstallLocation);
-    assert_eq!(err.message, "Invalid installation path: AwesomeMod/../../../outside.txt");
+    assert_eq!(
+        err.message,
+        "Invalid installation path: AwesomeMod/../../../outside.txt"
+    );
 }
 
 #[test]
@@ -335,10 +473,18 @@ fn symbolic_links_and_invalid_names_are_refused_when_selected() {
     assert_eq!(destinations(&fine, &a), ["GameData/MyMod/a.cfg"]);
     let link = plan(json!({"identifier": "Other", "version": "1"}));
     let err = link.files(&a).expect_err("a symlink");
-    assert!(err.message.contains("`Other/link` is a symbolic link"), "{err}");
+    assert!(
+        err.message.contains("`Other/link` is a symbolic link"),
+        "{err}"
+    );
     let bad = plan(json!({"identifier": "M", "version": "1", "install": [
         {"find_regexp": "^Bad", "install_to": "GameData"}]}));
-    assert!(bad.files(&a).expect_err("invalid name").message.contains("not valid UTF-8"));
+    assert!(
+        bad.files(&a)
+            .expect_err("invalid name")
+            .message
+            .contains("not valid UTF-8")
+    );
     assert!(matches!(a.read(1), Err(ArchiveError::BadEntry { .. })));
 }
 
@@ -363,19 +509,31 @@ fn zip_bombs_are_refused_with_the_archive_named() {
         max_total_bytes: 1 << 30,
         ..Limits::default()
     };
-    let err = Archive::open_with(f.path(), "https://example.com/bomb.zip", limits)
-        .expect_err("a bomb");
+    let err =
+        Archive::open_with(f.path(), "https://example.com/bomb.zip", limits).expect_err("a bomb");
     assert!(matches!(err, ArchiveError::TooLarge { .. }));
-    assert!(err.to_string().starts_with("https://example.com/bomb.zip: declares"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("https://example.com/bomb.zip: declares"),
+        "{err}"
+    );
     // A header that declares less than the stream holds.
     let liar = ZipBuilder::new().lying_size("a.txt", "0123456789", 3);
     let (_g, a) = open(&liar);
     let err = a.read(0).expect_err("inflates past its size");
-    assert!(err.to_string().contains("inflates past its declared size"), "{err}");
+    assert!(
+        err.to_string().contains("inflates past its declared size"),
+        "{err}"
+    );
     // A ratio no deflate stream reaches.
     let ratio = ZipBuilder::new().lying_size("a.txt", "x", 64 << 20);
     let (_h, b) = open(&ratio);
-    assert!(b.read(0).expect_err("ratio").to_string().contains("zip bomb"));
+    assert!(
+        b.read(0)
+            .expect_err("ratio")
+            .to_string()
+            .contains("zip bomb")
+    );
     // Honest zeros are fine, but not past the read limit.
     let zeros = ZipBuilder::new().zeros("z.bin", 2 << 20);
     let f = zeros.temp_file();
@@ -384,7 +542,12 @@ fn zip_bombs_are_refused_with_the_archive_named() {
         ..Limits::default()
     };
     let c = Archive::open_with(f.path(), "z", small).expect("opens");
-    assert!(c.read(0).expect_err("too big").to_string().contains("more than the"));
+    assert!(
+        c.read(0)
+            .expect_err("too big")
+            .to_string()
+            .contains("more than the")
+    );
     let d = Archive::open(f.path(), "z").expect("opens");
     assert_eq!(d.read(0).expect("reads").len(), 2 << 20);
     d.test().expect("CRCs match");
@@ -407,7 +570,8 @@ fn garbage_and_damaged_archives_are_not_valid_zips() {
     std::fs::write(f.path(), b"this is not a zip").expect("write");
     let err = Archive::open(f.path(), "https://example.com/x.zip").expect_err("garbage");
     assert!(
-        err.to_string().starts_with("https://example.com/x.zip is not a valid ZIP file: "),
+        err.to_string()
+            .starts_with("https://example.com/x.zip is not a valid ZIP file: "),
         "{err}"
     );
     let mut bytes = ZipBuilder::new().stored("a.txt", "hello world").build();
@@ -444,9 +608,15 @@ fn internal_ckans_version_files_and_swinfo_are_found() {
     let docs = contents::internal_ckans(&set).expect("internal ckan");
     assert_eq!(docs[0]["identifier"], "DogeCoinFlag");
     // With an install property, only installed .ckan files count.
-    let p2 = plan(json!({"identifier": "DogeCoinFlag", "version": "1.01", "install": [
-        {"find": "DogeCoinFlag", "install_to": "GameData"}]}));
-    assert!(contents::internal_ckans(&InstallFileSet::new(&p2, &a)).expect("none").is_empty());
+    let p2 = plan(
+        json!({"identifier": "DogeCoinFlag", "version": "1.01", "install": [
+        {"find": "DogeCoinFlag", "install_to": "GameData"}]}),
+    );
+    assert!(
+        contents::internal_ckans(&InstallFileSet::new(&p2, &a))
+            .expect("none")
+            .is_empty()
+    );
 
     let avc = doge().file(
         "DogeCoinFlag-1.01/GameData/DogeCoinFlag/ksp-avc.version",
@@ -460,22 +630,36 @@ fn internal_ckans_version_files_and_swinfo_are_found() {
         .expect("a version file");
     assert!(found.installable);
     let version = read_avc(&b, &found).expect("parses").expect("a value");
-    assert_eq!(version.version.map(|v| v.as_str().to_owned()).as_deref(), Some("1.1.0.0"));
-    assert_eq!(version.ksp_version_min.map(|v| v.to_string()).as_deref(), Some("0.24.0"));
+    assert_eq!(
+        version.version.map(|v| v.as_str().to_owned()).as_deref(),
+        Some("1.1.0.0")
+    );
+    assert_eq!(
+        version.ksp_version_min.map(|v| v.to_string()).as_deref(),
+        Some("0.24.0")
+    );
 
     let sw = ZipBuilder::new()
-        .file("BurnController/swinfo.json", r#"{"name": "Burn Controller", "version": "0.8.1"}"#)
+        .file(
+            "BurnController/swinfo.json",
+            r#"{"name": "Burn Controller", "version": "0.8.1"}"#,
+        )
         .file("BurnController/BurnController.dll", "dll");
     let (_h, c) = open(&sw);
     let p3 = InstallPlan::of(
-        &obj(json!({"identifier": "BurnController", "version": "1", "install": [
-            {"find": "BurnController", "install_to": "BepInEx/plugins"}]})),
+        &obj(
+            json!({"identifier": "BurnController", "version": "1", "install": [
+            {"find": "BurnController", "install_to": "BepInEx/plugins"}]}),
+        ),
         &KSP2,
         None,
     )
     .expect("plan");
     let set = InstallFileSet::new(&p3, &c);
-    assert_eq!(contents::space_warp_info_entries(&set, None).expect("found"), [0]);
+    assert_eq!(
+        contents::space_warp_info_entries(&set, None).expect("found"),
+        [0]
+    );
     assert_eq!(
         contents::space_warp_info_entries(&set, Some("BurnController/swinfo.json")).expect("found"),
         [0]
@@ -498,7 +682,9 @@ fn version_files_are_chosen_by_vref_path_or_refused_when_ambiguous() {
         ),
         other => panic!("expected too many: {other:?}"),
     }
-    let by_regex = find_internal_avc(&set, &a, Some("Other")).expect("found").expect("one");
+    let by_regex = find_internal_avc(&set, &a, Some("Other"))
+        .expect("found")
+        .expect("one");
     assert_eq!(by_regex.name, "MyMod/Other.version");
     match find_internal_avc(&set, &a, Some("Nope")) {
         Err(FindAvcError::Kraken(m)) => assert_eq!(
@@ -523,9 +709,14 @@ fn version_files_are_chosen_by_vref_path_or_refused_when_ambiguous() {
 fn install_size_counts_installed_files_without_directories_or_internal_ckans() {
     let zip = doge().file("DogeCoinFlag-1.01/GameData/DogeCoinFlag/Inner.ckan", "x: 1");
     let (_f, a) = open(&zip);
-    let p = plan(json!({"identifier": "DogeCoinFlag", "version": "1.01", "install": [
-        {"file": "DogeCoinFlag-1.01/GameData/DogeCoinFlag", "install_to": "GameData"}]}));
-    assert_eq!(contents::install_size(&InstallFileSet::new(&p, &a)).expect("size"), 52043);
+    let p = plan(
+        json!({"identifier": "DogeCoinFlag", "version": "1.01", "install": [
+        {"file": "DogeCoinFlag-1.01/GameData/DogeCoinFlag", "install_to": "GameData"}]}),
+    );
+    assert_eq!(
+        contents::install_size(&InstallFileSet::new(&p, &a)).expect("size"),
+        52043
+    );
 }
 
 #[test]

@@ -104,9 +104,7 @@ impl Entry {
     /// Whether anything may use this entry: a reason to refuse it, if not.
     pub fn refusal(&self) -> Option<&'static str> {
         if self.is_symlink {
-            Some(
-                "is a symbolic link; CKAN would install the link text as a file, so it is refused",
-            )
+            Some("is a symbolic link; CKAN would install the link text as a file, so it is refused")
         } else if self.bad_name {
             Some("has a name that is not valid UTF-8")
         } else {
@@ -216,10 +214,10 @@ impl Archive {
                 zip.central_directory_start(),
                 self.limits.max_entries,
             )
-                .map_err(|source| ArchiveError::Io {
-                    archive: self.label.clone(),
-                    source,
-                })?;
+            .map_err(|source| ArchiveError::Io {
+                archive: self.label.clone(),
+                source,
+            })?;
             let by_raw: HashMap<Vec<u8>, usize> = (0..zip.len())
                 .filter_map(|i| {
                     zip.by_index_data(i)
@@ -271,11 +269,14 @@ impl Archive {
     /// one that inflates past its declared size; `TooLarge` over the read limits; `Invalid`
     /// for a damaged stream (CRC mismatch).
     pub fn read(&self, index: usize) -> Result<Arc<Vec<u8>>, ArchiveError> {
-        let entry = self.entries.get(index).ok_or_else(|| ArchiveError::BadEntry {
-            archive: self.label.clone(),
-            entry: format!("#{index}"),
-            reason: "does not exist".to_owned(),
-        })?;
+        let entry = self
+            .entries
+            .get(index)
+            .ok_or_else(|| ArchiveError::BadEntry {
+                archive: self.label.clone(),
+                entry: format!("#{index}"),
+                reason: "does not exist".to_owned(),
+            })?;
         if let Some(reason) = entry.refusal() {
             return Err(self.bad_entry(entry, reason));
         }

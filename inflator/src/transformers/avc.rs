@@ -72,7 +72,9 @@ pub async fn transform(
     };
     cx.info(format!("Found internal AVC version file {name}"));
     let mut json = metadata;
-    let existing = Module::new(&json).resource("remote-avc")?.map(str::to_owned);
+    let existing = Module::new(&json)
+        .resource("remote-avc")?
+        .map(str::to_owned);
     let remote = match existing {
         Some(url) if dotnet_absolute_uri(&url) => Some(url),
         Some(url) => {

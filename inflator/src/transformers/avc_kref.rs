@@ -22,7 +22,9 @@ pub async fn transform(
     let Some(Kref::KspAvc { url }) = Module::new(&metadata).kref()? else {
         return Ok(vec![metadata]);
     };
-    cx.info(format!("Executing KSP-AVC $kref transformation with #/ckan/ksp-avc/{url}"));
+    cx.info(format!(
+        "Executing KSP-AVC $kref transformation with #/ckan/ksp-avc/{url}"
+    ));
     let text = cx.services.http.fetch_text(&url).await?;
     let Some(remote) = AvcVersion::parse(&text)
         .map_err(|e| InflateError::metadata(format!("Error parsing version file {url}: {e}")))?
@@ -32,7 +34,11 @@ pub async fn transform(
     let mut json = metadata;
     safe_add(&mut json, "name", remote.name.clone().map(Value::String));
     json.shift_remove("$kref");
-    safe_add(&mut json, "download", remote.download.clone().map(Value::String));
+    safe_add(
+        &mut json,
+        "download",
+        remote.download.clone().map(Value::String),
+    );
     if let Some(github) = &remote.github
         && let (Some(user), Some(repo)) = (&github.username, &github.repository)
     {

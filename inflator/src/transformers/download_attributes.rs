@@ -34,9 +34,7 @@ pub async fn transform(
     let path = file.path.clone();
     let kind = archive::blocking(move || sniff::identify(&path))
         .await?
-        .map_err(|e| {
-            InflateError::Local(format!("cannot read {}: {e}", file.path.display()))
-        })?;
+        .map_err(|e| InflateError::Local(format!("cannot read {}: {e}", file.path.display())))?;
     safe_add(&mut json, "download_content_type", kind.mime_type());
     Ok(vec![json])
 }

@@ -20,8 +20,8 @@ pub async fn transform(
     if archive::first_download(&metadata)?.is_none() {
         return Ok(vec![metadata]);
     }
-    let Some(size) = archive::inspect(cx, &metadata, None, |files| contents::install_size(files))
-        .await?
+    let Some(size) =
+        archive::inspect(cx, &metadata, None, |files| contents::install_size(files)).await?
     else {
         return Ok(vec![metadata]);
     };

@@ -42,7 +42,9 @@ pub async fn transform(
         .to_owned();
     let mut json = metadata;
     for internal in docs {
-        cx.info(format!("Executing internal CKAN transformation with {kref}"));
+        cx.info(format!(
+            "Executing internal CKAN transformation with {kref}"
+        ));
         for (name, value) in &internal {
             // The file is already here: too late for it to say where it lives.
             if name == "$kref" {

@@ -100,9 +100,20 @@ pub async fn transform(
     }
     safe_add(&mut json, "name", info.name.clone().map(Value::String));
     safe_add(&mut json, "author", info.author.clone().map(Value::String));
-    safe_add(&mut json, "abstract", info.description.clone().map(Value::String));
-    safe_add(&mut json, "version", info.version.clone().map(Value::String));
-    let bound = |v: Option<&String>| v.and_then(|s| GameVersion::parse(s)).map(|g| g.without_build());
+    safe_add(
+        &mut json,
+        "abstract",
+        info.description.clone().map(Value::String),
+    );
+    safe_add(
+        &mut json,
+        "version",
+        info.version.clone().map(Value::String),
+    );
+    let bound = |v: Option<&String>| {
+        v.and_then(|s| GameVersion::parse(s))
+            .map(|g| g.without_build())
+    };
     let min = bound(info.ksp2_version.as_ref().and_then(|k| k.min.as_ref()));
     let max = bound(info.ksp2_version.as_ref().and_then(|k| k.max.as_ref()));
     if min.is_some() || max.is_some() {

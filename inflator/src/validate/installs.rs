@@ -85,7 +85,9 @@ pub async fn vref(metadata: &Object, cx: &mut Context<'_>) -> Result<(), Inflate
     match (&avc, has_avc_vref) {
         (None, true) => cx.warn("$vref is ksp-avc, version file missing"),
         (Some((path, true)), false) => {
-            cx.warn(format!("$vref is not ksp-avc, version file present: {path}"));
+            cx.warn(format!(
+                "$vref is not ksp-avc, version file present: {path}"
+            ));
         }
         _ => {}
     }
@@ -389,7 +391,9 @@ pub async fn crafts_in_ships(json: &Object, cx: &mut Context<'_>) -> Result<(), 
         .into_iter()
         .map(|(_, d)| d)
         .filter(|d| {
-            !(d.starts_with("Ships/") || d.starts_with("Missions/") || d.starts_with("GameData/ContractPacks/"))
+            !(d.starts_with("Ships/")
+                || d.starts_with("Missions/")
+                || d.starts_with("GameData/ContractPacks/"))
         })
         .collect();
     if !bad.is_empty() {
