@@ -446,7 +446,7 @@ async fn version_file_errors_name_the_file() {
     );
     let w = World::new().await;
     w.serve(
-        &avc_zip(&avc_file("1.0", None)).file("AwesomeMod/Other.version", &avc_file("2.0", None)),
+        &avc_zip(&avc_file("1.0", None)).file("AwesomeMod/Other.version", avc_file("2.0", None)),
     );
     let err = w
         .step(Step::Avc, module(json!({"$vref": "#/ckan/ksp-avc"})))
@@ -488,7 +488,7 @@ async fn vref_warnings_follow_the_version_file_and_swinfo_presence() {
         if with_avc {
             zip = zip.file(
                 "DogeCoinFlag-1.01/GameData/DogeCoinFlag/ksp-avc.version",
-                &avc_file("1.1.0", None),
+                avc_file("1.1.0", None),
             );
         }
         let w = World::new().await;

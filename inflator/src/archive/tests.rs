@@ -669,9 +669,9 @@ fn internal_ckans_version_files_and_swinfo_are_found() {
 #[test]
 fn version_files_are_chosen_by_vref_path_or_refused_when_ambiguous() {
     let zip = ZipBuilder::new()
-        .file("MyMod/MyMod.version", &avc_file("1.0", None))
-        .file("MyMod/Other.version", &avc_file("2.0", None))
-        .file("Extras/Stray.version", &avc_file("3.0", None));
+        .file("MyMod/MyMod.version", avc_file("1.0", None))
+        .file("MyMod/Other.version", avc_file("2.0", None))
+        .file("Extras/Stray.version", avc_file("3.0", None));
     let (_f, a) = open(&zip);
     let p = plan(json!({"identifier": "MyMod", "version": "1"}));
     let set = InstallFileSet::new(&p, &a);
@@ -726,8 +726,8 @@ fn localizations_come_from_installed_cfg_files_in_order() {
             "LocalizedMod/lang.cfg",
             "Localization\n{\n    en-us\n    {\n        key = val\n    }\n\n    es-es\n    {\n        key = val\n    }\n}\n\nLocalization\n{\n    de-de\n    {\n        key = val\n    }\n}\n",
         )
-        .file("LocalizedMod/more.cfg", &localization_cfg(&["fr-fr"]))
-        .file("Elsewhere/x.cfg", &localization_cfg(&["ru"]));
+        .file("LocalizedMod/more.cfg", localization_cfg(&["fr-fr"]))
+        .file("Elsewhere/x.cfg", localization_cfg(&["ru"]));
     let (_f, a) = open(&zip);
     let p = plan(json!({"identifier": "LocalizedMod", "version": "1.0"}));
     assert_eq!(

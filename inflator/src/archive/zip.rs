@@ -101,6 +101,21 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// An entry of a listing not read from a zip (checks over metadata alone, tests): a
+    /// directory when the name ends with `/`, else a file. Reading it through an [`Archive`]
+    /// finds nothing.
+    pub fn synthetic(name: &str, size: u64) -> Entry {
+        Entry {
+            name: name.to_owned(),
+            size,
+            compressed_size: size,
+            is_dir: name.ends_with('/'),
+            is_symlink: false,
+            bad_name: false,
+            zip_index: usize::MAX,
+        }
+    }
+
     /// Whether anything may use this entry: a reason to refuse it, if not.
     pub fn refusal(&self) -> Option<&'static str> {
         if self.is_symlink {

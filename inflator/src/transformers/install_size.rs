@@ -20,9 +20,7 @@ pub async fn transform(
     if archive::first_download(&metadata)?.is_none() {
         return Ok(vec![metadata]);
     }
-    let Some(size) =
-        archive::inspect(cx, &metadata, None, |files| contents::install_size(files)).await?
-    else {
+    let Some(size) = archive::inspect(cx, &metadata, None, contents::install_size).await? else {
         return Ok(vec![metadata]);
     };
     let mut json = metadata;

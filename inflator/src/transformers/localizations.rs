@@ -28,8 +28,7 @@ pub async fn transform(
     if archive::first_download(&metadata)?.is_none() {
         return Ok(vec![metadata]);
     }
-    let Some(locales) =
-        archive::inspect(cx, &metadata, None, |files| contents::localizations(files)).await?
+    let Some(locales) = archive::inspect(cx, &metadata, None, contents::localizations).await?
     else {
         return Ok(vec![metadata]);
     };
