@@ -4,6 +4,7 @@
 //! context, which collects them for `WarningMessages`.
 
 pub mod ckan;
+pub mod installs;
 pub mod netkan;
 
 pub use ckan::validate_ckan;
