@@ -24,15 +24,10 @@ const PER_PAGE: u32 = 10;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GithubRepo {
-    #[serde(deserialize_with = "deserialize_text")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub full_name: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub html_url: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub description: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub homepage: Option<String>,
     pub license: Option<GithubLicense>,
     /// The repository this one is a fork of.
@@ -83,7 +78,6 @@ impl GithubRepo {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GithubLicense {
-    #[serde(deserialize_with = "deserialize_text")]
     pub spdx_id: Option<String>,
 }
 
@@ -91,7 +85,6 @@ pub struct GithubLicense {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GithubParent {
-    #[serde(deserialize_with = "deserialize_text")]
     pub name: Option<String>,
     pub owner: Option<GithubUser>,
 }
@@ -100,10 +93,9 @@ pub struct GithubParent {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GithubUser {
-    #[serde(deserialize_with = "deserialize_text")]
     pub login: Option<String>,
     /// `User` (also when absent), `Organization` or `Bot`.
-    #[serde(rename = "type", deserialize_with = "deserialize_text")]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
 }
 
@@ -135,7 +127,6 @@ pub struct GithubRelease {
     #[serde(deserialize_with = "deserialize_text")]
     pub tag_name: Option<String>,
     pub assets: Option<Vec<GithubAsset>>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub zipball_url: Option<String>,
     #[serde(deserialize_with = "deserialize_date")]
     pub published_at: Option<DateTime<Utc>>,
@@ -147,9 +138,7 @@ pub struct GithubRelease {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GithubAsset {
-    #[serde(deserialize_with = "deserialize_text")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub browser_download_url: Option<String>,
     #[serde(deserialize_with = "deserialize_date")]
     pub updated_at: Option<DateTime<Utc>>,
