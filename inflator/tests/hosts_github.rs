@@ -483,6 +483,16 @@ async fn authors_follow_the_fork_chain_and_expand_organizations() {
 #[tokio::test]
 async fn a_wiki_with_pages_is_the_manual_and_one_without_is_not() {
     let up = Upstream::start().await;
+    up.github_repo("o", "HiddenWiki", json!({"has_wiki": true}));
+    up.on(
+        "https://github.com/o/HiddenWiki/wiki",
+        Reply::status_only(404),
+    );
+    up.github_release(
+        "o",
+        "HiddenWiki",
+        json!({"tag_name": "1", "assets": [{"name": "m.zip", "browser_download_url": "https://example.com/m.zip"}]}),
+    );
     for (repo, pages) in [("WithWiki", true), ("EmptyWiki", false)] {
         up.github_repo("o", repo, json!({"has_wiki": true}));
         up.github_wiki("o", repo, pages);
@@ -499,6 +509,13 @@ async fn a_wiki_with_pages_is_the_manual_and_one_without_is_not() {
     );
     let without = run_one(&up, Step::Github, netkan("Ew", "#/ckan/github/o/EmptyWiki")).await;
     assert!(without.one()["resources"].get("manual").is_none());
+    let hidden = run_one(
+        &up,
+        Step::Github,
+        netkan("Hw", "#/ckan/github/o/HiddenWiki"),
+    )
+    .await;
+    assert!(hidden.one()["resources"].get("manual").is_none());
 }
 
 #[tokio::test]

@@ -159,7 +159,8 @@ impl<'a> GithubApi<'a> {
 
     /// `repos/{owner}/{repo}`, or `None` when GitHub has no such repository (404). A
     /// repository saying `has_wiki` is probed at `https://github.com/{owner}/{repo}/wiki`:
-    /// a wiki without pages redirects to the repository (`CheckForWiki`).
+    /// a wiki without pages redirects to the repository (`CheckForWiki`), and one that
+    /// answers 4xx counts as none.
     ///
     /// # Errors
     /// As [`HttpClient::get_reply`]; other error statuses and bad JSON are `Host`.
@@ -170,7 +171,13 @@ impl<'a> GithubApi<'a> {
         };
         if found.has_wiki {
             let wiki = format!("{GITHUB}/{owner}/{repo}/wiki");
-            found.has_wiki = self.http.redirect_target(&wiki, None).await?.is_none();
+            found.has_wiki = match self.http.redirect_target(&wiki, None).await {
+                Ok(target) => target.is_none(),
+                // A wiki page GitHub refuses to show is no manual; C# would fail the whole
+                // inflation over it. Throttling and network trouble still fail it.
+                Err(InflateError::Host(_)) => false,
+                Err(e) => return Err(e),
+            };
         }
         Ok(Some(found))
     }
