@@ -239,6 +239,50 @@ impl HttpClient {
         Ok(text)
     }
 
+    /// [`HttpClient::get_text_accept`], except that a 404 is `None` (a repository or project
+    /// the host does not have); found text is memoized the same way.
+    ///
+    /// # Errors
+    /// As [`HttpClient::get_text`], for statuses other than 404.
+    pub async fn get_text_or_404(
+        &self,
+        url: &str,
+        accept: Option<&'static str>,
+    ) -> Result<Option<String>, InflateError> {
+        let key = MemoKey {
+            url: url.to_owned(),
+            accept,
+        };
+        if let Some(text) = self.memo_get(&key) {
+            return Ok(Some(text.to_string()));
+        }
+        let opts = RequestOptions {
+            accept,
+            ..RequestOptions::default()
+        };
+        let reply = self.get_reply(url, opts).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let text = reply.into_success()?;
+        self.memo_put(key, &text);
+        Ok(Some(text))
+    }
+
+    /// [`HttpClient::get_json`], except that a 404 is `None`.
+    ///
+    /// # Errors
+    /// As [`HttpClient::get_json`], for statuses other than 404.
+    pub async fn get_json_or_404<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<Option<T>, InflateError> {
+        match self.get_text_or_404(url, json_accept(url)).await? {
+            Some(text) => parse_json(url, &text).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// `url`'s JSON body as `T` (memoized like [`HttpClient::get_text`]).
     ///
     /// # Errors

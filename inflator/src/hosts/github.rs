@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{deserialize_bool, deserialize_date, deserialize_text, normalize_uri};
 use crate::InflateError;
-use crate::http::{GITHUB, GITHUB_API, HttpClient, RequestOptions};
+use crate::http::{GITHUB, GITHUB_API, HttpClient};
 use netkan_common::ckan::Object;
 
 /// `Accept` of the contents API for the raw file (`rawMediaType`).
@@ -176,21 +176,9 @@ impl<'a> GithubApi<'a> {
     /// As [`HttpClient::get_reply`]; other error statuses and bad JSON are `Host`.
     pub async fn repo(&self, owner: &str, repo: &str) -> Result<Option<GithubRepo>, InflateError> {
         let url = format!("{GITHUB_API}/repos/{owner}/{repo}");
-        let reply = self
-            .http
-            .get_reply(
-                &url,
-                RequestOptions {
-                    accept: Some("application/vnd.github+json"),
-                    ..RequestOptions::default()
-                },
-            )
-            .await?;
-        if reply.status == reqwest::StatusCode::NOT_FOUND {
+        let Some(mut found) = self.http.get_json_or_404::<GithubRepo>(&url).await? else {
             return Ok(None);
-        }
-        let text = reply.into_success()?;
-        let mut found: GithubRepo = crate::http::parse_json(&url, &text)?;
+        };
         if found.has_wiki {
             let wiki = format!("{GITHUB}/{owner}/{repo}/wiki");
             found.has_wiki = self.http.redirect_target(&wiki, None).await?.is_none();

@@ -15,8 +15,25 @@ pub mod spacedock;
 
 use chrono::{DateTime, Utc};
 use netkan_common::ckan::write::format_release_date;
+use netkan_common::ckan::{Kref, Module, Object, RemoteRef};
 use reqwest::Url;
 use serde::{Deserialize, Deserializer};
+
+/// The metadata's `$kref` if it names `source` (`metadata.Kref?.Source == ...`), parsed
+/// with that kind's id rules; `None` for any other kref or none. A kref of another kind is
+/// not parsed here, so a malformed one is reported by the validators, not by every step.
+///
+/// # Errors
+/// `Metadata` when the kref names `source` but its id does not parse.
+pub fn kref_of(json: &Object, source: &str) -> Result<Option<Kref>, crate::InflateError> {
+    let Some(text) = json.get("$kref").and_then(serde_json::Value::as_str) else {
+        return Ok(None);
+    };
+    if RemoteRef::parse(text).is_none_or(|r| r.source != source) {
+        return Ok(None);
+    }
+    Ok(Module::new(json).kref()?)
+}
 
 /// `Net.NormalizeUri` (`Core/Net/Net.cs`): spaces become `+`, the characters .NET would not
 /// escape by itself (`" < > ^ ` { | } [ ]`) are percent-escaped, `http://` is prepended
@@ -121,6 +138,45 @@ pub fn deserialize_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
 /// A bool that may be `null` (false), as Newtonsoft reads a `bool` with a default.
 pub fn deserialize_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
+/// `ToJValueOrJArray`: names without repeats; none is nothing, one is a string, more are
+/// an array.
+pub fn one_or_many(names: impl IntoIterator<Item = String>) -> Option<serde_json::Value> {
+    let mut distinct: Vec<String> = Vec::new();
+    for n in names {
+        if !distinct.contains(&n) {
+            distinct.push(n);
+        }
+    }
+    match distinct.len() {
+        0 => None,
+        1 => distinct.pop().map(serde_json::Value::String),
+        _ => Some(serde_json::Value::Array(
+            distinct
+                .into_iter()
+                .map(serde_json::Value::String)
+                .collect(),
+        )),
+    }
+}
+
+/// Removes `$kref`, keeping the order of the other properties (`JObject.Remove`).
+pub fn remove_kref(json: &mut Object) {
+    json.shift_remove("$kref");
+}
+
+/// A JSON object from pairs; `None` values become null, which `safe_merge` skips.
+pub fn object<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<String>)>) -> Object {
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                v.map_or(serde_json::Value::Null, serde_json::Value::String),
+            )
+        })
+        .collect()
 }
 
 /// The releases a host transformer inflates: `SkipReleases` then `Releases` (`None`: all).
