@@ -328,7 +328,15 @@ async fn main() -> anyhow::Result<()> {
     let mut hosts = std::collections::BTreeMap::<String, usize>::new();
     for r in &up.requests()[after_cold..] {
         let host = r.url.split('/').nth(2).unwrap_or_default();
-        let what = if r.url.ends_with("/wiki") { "(wiki probe)" } else if r.url.contains("/api/") { "(api)" } else if r.url.contains("/download") { "(download)" } else { "" };
+        let what = if r.url.ends_with("/wiki") {
+            "(wiki probe)"
+        } else if r.url.contains("/api/") {
+            "(api)"
+        } else if r.url.contains("/download") {
+            "(download)"
+        } else {
+            ""
+        };
         *hosts.entry(format!("{host} {what}")).or_default() += 1;
     }
     println!("warm-pass requests by host: {hosts:?}");
