@@ -1,9 +1,11 @@
 //! `netkan`: the operator command. `netkan up` runs the whole system on one machine; the
 //! other subcommands inspect and repair it.
 
+mod cache;
 mod ckan;
 mod example;
 mod follow;
+mod inflate_file;
 mod ops;
 mod up;
 
@@ -64,9 +66,13 @@ enum Command {
     Workers,
     /// Inspect CKAN metadata files (.netkan, .frozen, .ckan).
     Ckan(ckan::CkanCommand),
+    /// Inflate one .netkan here and print its .ckan files (no Redis; hosts from the config).
+    InflateFile(inflate_file::InflateFileArgs),
     /// The git post-receive hook: install it into a bare repository, or run it.
     #[command(subcommand)]
     Hook(netkan_hooks::cli::HookCommand),
+    /// Remove downloads older than N days from the download cache.
+    CleanCache(cache::CleanCacheArgs),
 }
 
 #[derive(Subcommand)]
@@ -93,6 +99,9 @@ fn main() -> anyhow::Result<ExitCode> {
         return ckan::run(cmd);
     }
     let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Command::CleanCache(args) = &cli.command {
+        return cache::run(args, &settings, cli.json);
+    }
     if let Command::Hook(cmd) = cli.command {
         // Short-lived, run by git: no telemetry, its own small runtime.
         let binary = std::env::current_exe().context("locating netkan")?;
@@ -110,6 +119,9 @@ fn main() -> anyhow::Result<ExitCode> {
             tokio::spawn(netkan_worker::shutdown_on_signals(shutdown.clone()));
             up::run(settings, shutdown).await?;
             return Ok(ExitCode::SUCCESS);
+        }
+        if let Command::InflateFile(args) = cli.command {
+            return inflate_file::run(args, &settings).await;
         }
         if let Command::Jobs(JobsCommand::Follow { id, url }) = cli.command {
             let url = url.unwrap_or_else(|| settings.web.base_url.clone());
@@ -155,6 +167,8 @@ fn main() -> anyhow::Result<ExitCode> {
             | Command::Inflate { .. }
             | Command::Ckan(_)
             | Command::Hook(_)
+            | Command::CleanCache(_)
+            | Command::InflateFile(_)
             | Command::Jobs(JobsCommand::Follow { .. }) => {}
         }
         Ok(ExitCode::SUCCESS)

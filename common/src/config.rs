@@ -104,6 +104,10 @@ pub struct Settings {
     pub games: BTreeMap<String, GameSettings>,
     /// The process's own log (not job logs).
     pub log: LogSettings,
+    /// The outside hosts the workers talk to (GitHub, SpaceDock, archive.org, ...).
+    pub hosts: HostSettings,
+    /// The download cache shared by every worker on a machine.
+    pub cache: CacheSettings,
 }
 
 impl Default for Settings {
@@ -117,6 +121,8 @@ impl Default for Settings {
             hooks: HookSettings::default(),
             games: BTreeMap::from([("ksp".to_owned(), GameSettings::default())]),
             log: LogSettings::default(),
+            hosts: HostSettings::default(),
+            cache: CacheSettings::default(),
         }
     }
 }
@@ -297,6 +303,121 @@ impl Default for LogSettings {
     }
 }
 
+/// The outside hosts the workers talk to. Every base URL can point elsewhere (a mirror, a
+/// local test server); `rewrite` redirects any other URL prefix, for hosts named inside
+/// `.netkan` files (Jenkins servers, Gitea instances, remote `.version` files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostSettings {
+    /// The GitHub REST API.
+    pub github_api: String,
+    /// GitHub's web site (wiki probes, source archives).
+    pub github: String,
+    /// A GitHub token: raises the API rate limit, and lets the indexer and the adder open
+    /// pull requests. Empty: anonymous, and no pull requests.
+    pub github_token: Secret,
+    /// The GitLab API (`/api/v4`).
+    pub gitlab_api: String,
+    /// A GitLab token; empty for anonymous access.
+    pub gitlab_token: Secret,
+    /// SpaceDock (its API is under `/api`).
+    pub spacedock: String,
+    /// SourceForge.
+    pub sourceforge: String,
+    /// archive.org downloads and metadata (`/download`, `/metadata`).
+    pub archive_org: String,
+    /// URL prefix → replacement, applied to every outgoing request after the base URLs
+    /// above; the longest matching prefix wins. The metadata keeps the original URLs.
+    pub rewrite: BTreeMap<String, String>,
+    /// `User-Agent` of every request.
+    pub user_agent: String,
+    /// Time limit of an API call (connect and whole response).
+    pub timeout_secs: u64,
+    /// Time limit of a download.
+    pub download_timeout_secs: u64,
+    /// Largest download accepted; a larger one fails the inflation with a clear error.
+    pub max_download_bytes: u64,
+}
+
+impl Default for HostSettings {
+    fn default() -> Self {
+        Self {
+            github_api: "https://api.github.com".into(),
+            github: "https://github.com".into(),
+            github_token: Secret::default(),
+            gitlab_api: "https://gitlab.com/api/v4".into(),
+            gitlab_token: Secret::default(),
+            spacedock: "https://spacedock.info".into(),
+            sourceforge: "https://sourceforge.net".into(),
+            archive_org: "https://archive.org".into(),
+            rewrite: BTreeMap::new(),
+            user_agent: concat!(
+                "netkan/",
+                env!("CARGO_PKG_VERSION"),
+                " (CKAN NetKAN bot; +https://github.com/KSP-CKAN/NetKAN)"
+            )
+            .into(),
+            timeout_secs: 30,
+            download_timeout_secs: 600,
+            max_download_bytes: 2 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+impl HostSettings {
+    fn validate(&self) -> Result<(), String> {
+        let bases = [
+            ("github_api", &self.github_api),
+            ("github", &self.github),
+            ("gitlab_api", &self.gitlab_api),
+            ("spacedock", &self.spacedock),
+            ("sourceforge", &self.sourceforge),
+            ("archive_org", &self.archive_org),
+        ];
+        for (key, url) in bases {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "hosts.{key} must be an http:// or https:// URL, not {url:?}"
+                ));
+            }
+        }
+        for (from, to) in &self.rewrite {
+            if from.is_empty() || to.is_empty() {
+                return Err("hosts.rewrite: prefixes and replacements must not be empty".into());
+            }
+        }
+        if self.timeout_secs == 0 || self.download_timeout_secs == 0 {
+            return Err(
+                "hosts.timeout_secs and hosts.download_timeout_secs must be at least 1".into(),
+            );
+        }
+        if self.max_download_bytes == 0 {
+            return Err("hosts.max_download_bytes must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// The download cache: files named as NetKAN names them, shared by the inflator, the indexer
+/// and the mirrorer of one machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Where cached downloads live; default `<data_dir>/cache`.
+    pub dir: Option<PathBuf>,
+    /// Largest total size; the least recently used files are removed past it. 0: no cap.
+    pub max_bytes: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            max_bytes: 20 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
 /// The environment variable naming the config file.
 pub const CONFIG_ENV: &str = "NETKAN_CONFIG";
 /// The prefix of environment overrides: `NETKAN__JOBS__LEASE_MS=3000`.
@@ -401,6 +522,7 @@ impl Settings {
             crate::job::Game::new(game)
                 .map_err(|e| ConfigError::Invalid(format!("games.{game}: {e}")))?;
         }
+        self.hosts.validate().map_err(ConfigError::Invalid)?;
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             return Err(ConfigError::Invalid(
                 "log.format must be pretty or json".into(),
@@ -415,6 +537,14 @@ impl Settings {
             .spool_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("spool"))
+    }
+
+    /// The download cache directory.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("cache"))
     }
 
     /// The Redis URL to use: the configured one, or that of `netkan up`'s own server.
@@ -436,6 +566,8 @@ impl Settings {
             &self.web.github_secret,
             &self.web.webhook_token,
             &self.web.admin_token,
+            &self.hosts.github_token,
+            &self.hosts.gitlab_token,
         ]
         .into_iter()
         .filter(|s| !s.is_empty())

@@ -42,6 +42,25 @@ fn finish(job: &netkan_common::ClaimedJob, outcome: Outcome) -> Finish {
     }
 }
 
+/// The next job of `queue` once upkeep has made it due (a retry or a wait ending).
+async fn claim_when_due(
+    jq: &JobQueue,
+    conn: &redis::aio::MultiplexedConnection,
+    queue: &QueueName,
+    what: &str,
+) -> netkan_common::ClaimedJob {
+    eventually(Duration::from_secs(5), what, || async {
+        let mut c = conn.clone();
+        jq.maintain(&mut c).await.unwrap();
+        let claim = jq
+            .claim(&mut c, "w", std::slice::from_ref(queue), 1, 0)
+            .await
+            .unwrap();
+        claim.jobs.into_iter().next()
+    })
+    .await
+}
+
 #[tokio::test]
 async fn enqueue_claim_ack_moves_the_record_through_its_states() {
     let redis = TestRedis::start();
@@ -226,16 +245,7 @@ async fn a_job_that_always_fails_is_dead_after_max_attempts_and_can_be_retried()
         .unwrap();
 
     for attempt in 1..=3 {
-        let claimed = eventually(Duration::from_secs(5), "the retry to come due", || async {
-            let mut c = conn.clone();
-            jq.maintain(&mut c).await.unwrap();
-            let claim = jq
-                .claim(&mut c, "w", std::slice::from_ref(&queue), 1, 0)
-                .await
-                .unwrap();
-            claim.jobs.into_iter().next()
-        })
-        .await;
+        let claimed = claim_when_due(&jq, &conn, &queue, "the retry to come due").await;
         assert_eq!(claimed.attempt, attempt);
         let ok = jq
             .finish(
@@ -632,4 +642,66 @@ async fn enqueueing_a_known_id_again_makes_no_second_job() {
         0,
         "finished: not enqueued again"
     );
+}
+
+#[tokio::test]
+async fn a_throttled_job_waits_and_keeps_its_attempts() {
+    let redis = TestRedis::start();
+    let mut conn = redis.conn().await;
+    let settings = JobSettings {
+        max_attempts: 1,
+        backoff_base_ms: 1,
+        ..JobSettings::default()
+    };
+    let jq = protocol(settings);
+    let queue = q("inbound.ksp");
+    let job = NewJob::new("inflate", queue.clone());
+    jq.enqueue(&mut conn, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+    // With one attempt allowed, a plain retry would bury the job; a throttled one must not,
+    // however often the host says so.
+    for round in 1..=3 {
+        let claimed = claim_when_due(&jq, &conn, &queue, "the wait to end").await;
+        assert_eq!(
+            claimed.attempt, 1,
+            "round {round}: the wait was not counted"
+        );
+        let before = chrono::Utc::now();
+        let ok = jq
+            .finish(
+                &mut conn,
+                &[finish(
+                    &claimed,
+                    Outcome::RetryAfter {
+                        error: format!("rate limited {round}"),
+                        delay: Duration::from_millis(300),
+                    },
+                )],
+            )
+            .await
+            .unwrap();
+        assert_eq!(ok, vec![true]);
+        let rec = jq.job(&mut conn, &job.id).await.unwrap().unwrap();
+        assert_eq!(rec.state, JobState::Queued);
+        assert_eq!(rec.attempts, 0);
+        assert_eq!(
+            rec.last_error.as_deref(),
+            Some(format!("rate limited {round}").as_str())
+        );
+        let due = rec.retry_at.expect("waiting");
+        assert!(
+            due >= before + chrono::Duration::milliseconds(250),
+            "{due} vs {before}"
+        );
+    }
+    let claimed = claim_when_due(&jq, &conn, &queue, "the last wait to end").await;
+    jq.finish(
+        &mut conn,
+        &[finish(&claimed, Outcome::Retry("boom".into()))],
+    )
+    .await
+    .unwrap();
+    let rec = jq.job(&mut conn, &job.id).await.unwrap().unwrap();
+    assert_eq!(rec.state, JobState::Dead, "a real failure still counts");
 }
