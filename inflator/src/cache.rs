@@ -388,58 +388,24 @@ fn cache_name(url: &str, module: &Module<'_>, sniffed: &str) -> String {
 
 /// The extension of a downloaded file by its first bytes (`FileIdentifier`, as
 /// `CachingHttpService` names files), refusing a zip that does not read cleanly
-/// (`NetModuleCache.ZipValid`: every entry is read and its CRC checked).
+/// (`NetModuleCache.ZipValid`: every entry is read and its CRC checked, here within the
+/// archive reader's limits, so a zip bomb is refused rather than inflated).
 fn sniff_and_validate(path: &Path, url: &str) -> Result<&'static str, InflateError> {
-    let mut head = [0u8; 512];
-    let mut file = File::open(path).map_err(|e| read_error(path, &e))?;
-    let mut n = 0;
-    while n < head.len() {
-        match file.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) => return Err(read_error(path, &e)),
+    use crate::archive::sniff::{FileType, identify};
+    let kind = identify(path).map_err(|e| read_error(path, &e))?;
+    Ok(match kind {
+        FileType::Zip => {
+            crate::archive::zip::Archive::open(path, url)
+                .and_then(|archive| archive.test())
+                .map_err(|e| InflateError::Host(format!("{url} is not a valid ZIP file: {e}")))?;
+            "zip"
         }
-    }
-    let head = &head[..n];
-    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
-        validate_zip(path).map_err(|reason| {
-            InflateError::Host(format!("{url} is not a valid ZIP file: {reason}"))
-        })?;
-        return Ok("zip");
-    }
-    if head.starts_with(&[0x1f, 0x8b]) {
-        return Ok("gz");
-    }
-    if head.len() >= 262 && &head[257..262] == b"ustar" {
-        return Ok("tar");
-    }
-    if !head.is_empty()
-        && head
-            .iter()
-            .all(|b| b.is_ascii() && (*b >= 0x20 || b.is_ascii_whitespace()))
-    {
-        return Ok("txt");
-    }
-    Ok("ckan-package")
-}
-
-fn validate_zip(path: &Path) -> Result<(), String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let mut zip = zip::ZipArchive::new(io::BufReader::new(file)).map_err(|e| e.to_string())?;
-    for i in 0..zip.len() {
-        let mut entry = match zip.by_index(i) {
-            Ok(entry) => entry,
-            // A compression method this build cannot read is not a broken file.
-            Err(zip::result::ZipError::UnsupportedArchive(_)) => continue,
-            Err(e) => return Err(format!("entry {i}: {e}")),
-        };
-        let name = entry
-            .name()
-            .map(|n| n.into_owned())
-            .unwrap_or_else(|_| format!("entry {i}"));
-        io::copy(&mut entry, &mut io::sink()).map_err(|e| format!("{name}: {e}"))?;
-    }
-    Ok(())
+        FileType::GZip => "gz",
+        FileType::TarGz => "tar.gz",
+        FileType::Tar => "tar",
+        FileType::Ascii => "txt",
+        FileType::Unknown => "ckan-package",
+    })
 }
 
 /// The file of the entry `prefix` (`<prefix>-...`, not a sidecar), if any.

@@ -22,7 +22,6 @@ pub struct GameInfo {
     /// `ksp` or `ksp2`.
     pub id: Game,
     short_name: String,
-    mod_root: String,
     /// Ascending, without duplicates; build numbers kept (`1.12.5.3190`).
     known_versions: Vec<GameVersion>,
 }
@@ -62,15 +61,16 @@ impl GameInfo {
     pub fn with_versions(id: Game, mut known: Vec<GameVersion>) -> GameInfo {
         known.sort();
         known.dedup();
-        let (short_name, mod_root) = match id.as_str() {
-            "ksp" => ("KSP".to_owned(), "GameData".to_owned()),
-            "ksp2" => ("KSP2".to_owned(), "BepInEx/plugins".to_owned()),
-            other => (other.to_ascii_uppercase(), "GameData".to_owned()),
+        // Where mods install to, and every other install rule, is the game's
+        // `archive::install::GameLayout`.
+        let short_name = match id.as_str() {
+            "ksp" => "KSP".to_owned(),
+            "ksp2" => "KSP2".to_owned(),
+            other => other.to_ascii_uppercase(),
         };
         GameInfo {
             id,
             short_name,
-            mod_root,
             known_versions: known,
         }
     }
@@ -78,11 +78,6 @@ impl GameInfo {
     /// `IGame.ShortName`: `KSP`, `KSP2`.
     pub fn short_name(&self) -> &str {
         &self.short_name
-    }
-
-    /// `PrimaryModDirectoryRelative`: where the default install stanza installs to.
-    pub fn mod_root(&self) -> &str {
-        &self.mod_root
     }
 
     /// Every known game version, ascending.
@@ -313,11 +308,9 @@ mod tests {
         let ksp = GameInfo::ksp();
         assert_eq!(ksp.latest(), Some(g("1.12.5.3190")));
         assert_eq!(ksp.short_name(), "KSP");
-        assert_eq!(ksp.mod_root(), "GameData");
         assert!(ksp.known_versions().len() > 50);
         let ksp2 = GameInfo::builtin(&Game::new("ksp2").expect("valid"));
         assert_eq!(ksp2.short_name(), "KSP2");
-        assert_eq!(ksp2.mod_root(), "BepInEx/plugins");
     }
 
     #[test]

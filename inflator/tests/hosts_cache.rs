@@ -227,6 +227,30 @@ async fn a_broken_zip_is_refused_with_the_reason() {
 }
 
 #[tokio::test]
+async fn a_zip_whose_headers_lie_about_its_size_is_refused_not_inflated() {
+    let up = Upstream::start().await;
+    let url = "https://example.com/bomb.zip";
+    // The headers say 1 KiB, the data inflates to 64 MiB: the bounded check stops at 1 KiB.
+    let bytes = netkan_inflator::testing::archive::ZipBuilder::new()
+        .lying_size("GameData/Bomb/zeros.bin", vec![0u8; 64 << 20], 1024)
+        .build();
+    up.file(url, bytes);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = DownloadCache::new(dir.path(), 0)
+        .fetch(&up.client(), url, &module(url))
+        .await
+        .expect_err("a lying zip");
+    assert!(matches!(err, InflateError::Host(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("https://example.com/bomb.zip is not a valid ZIP file: ")
+            && text.contains("zeros.bin"),
+        "{text}"
+    );
+    assert!(files_in(dir.path()).is_empty());
+}
+
+#[tokio::test]
 async fn a_404_download_is_a_host_error_and_leaves_nothing_behind() {
     let up = Upstream::start().await;
     let url = "https://example.com/gone.zip";
