@@ -5,10 +5,14 @@
 //!   writer of logs and outcomes, queue upkeep, reconnection, graceful shutdown.
 //! - `context`: what a handler gets (`JobContext`) and returns (`JobError`); the `Registry`.
 //! - `jobs`: one module per job kind, grouped into roles.
+//! - `git`: working clones: read (the push worker) and write (commit, pull `-X ours`, push,
+//!   branches) for the indexer and the adder.
+//! - `forge`: GitHub pull requests, labels, comments and the rate limit.
 //! - `bench`: the job-core benchmark (`netkan-worker bench`).
 
 pub mod bench;
 pub mod context;
+pub mod forge;
 pub mod git;
 pub mod jobs;
 pub mod runner;
