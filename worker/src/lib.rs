@@ -8,6 +8,7 @@
 //! - `git`: working clones: read (the push worker) and write (commit, pull `-X ours`, push,
 //!   branches) for the indexer and the adder.
 //! - `forge`: GitHub pull requests, labels, comments and the rate limit.
+//! - `notify`: notices for people (new inflation errors, scheduler skips) to a webhook.
 //! - `bench`: the job-core benchmark (`netkan-worker bench`).
 
 pub mod bench;
@@ -15,6 +16,7 @@ pub mod context;
 pub mod forge;
 pub mod git;
 pub mod jobs;
+pub mod notify;
 pub mod runner;
 
 use std::time::Duration;

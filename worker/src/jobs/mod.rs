@@ -1,5 +1,6 @@
 //! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
 
+pub mod index;
 pub mod noop;
 pub mod push;
 
@@ -12,7 +13,7 @@ use crate::context::Registry;
 use crate::runner::Role;
 
 /// Every role this build knows.
-pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE];
+pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, index::ROLE];
 
 /// Builds the roles named in the settings (all known roles when none are named).
 ///
@@ -20,6 +21,8 @@ pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE];
 /// If a role name is unknown; the message lists the known ones.
 pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
     let settings = &all.worker;
+    // One HTTP client for the process (the forge, notices).
+    let http = crate::forge::http_client(&all.hosts)?;
     let names: Vec<String> = if settings.roles.is_empty() {
         ROLES.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -41,6 +44,20 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     };
                     push::register(&mut registry, Arc::new(env));
                     vec![QueueName::push()]
+                }
+                index::ROLE => {
+                    let env = index::IndexEnv::new(
+                        all.data_dir.clone(),
+                        all.games.clone(),
+                        all.indexer.clone(),
+                        crate::git::Identity::from(&all.git),
+                        all.cache_dir(),
+                        Some(crate::forge::Forge::new(http.clone(), &all.hosts)),
+                        crate::notify::Notifier::new(http.clone(), all.notify.webhook_url.clone()),
+                        all.web.base_url.clone(),
+                    );
+                    index::register(&mut registry, Arc::new(env));
+                    vec![QueueName::outbound()]
                 }
                 other => anyhow::bail!(
                     "worker.roles: unknown role {other:?}; known roles: {}",

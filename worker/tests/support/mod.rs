@@ -2,3 +2,4 @@
 #![allow(dead_code, unreachable_pub)] // Each test crate uses a different part.
 
 pub mod github;
+pub mod world;
