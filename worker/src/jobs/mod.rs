@@ -1,8 +1,10 @@
 //! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
 
 pub mod index;
+pub mod inflation;
 pub mod noop;
 pub mod push;
+pub mod schedule;
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use crate::context::Registry;
 use crate::runner::Role;
 
 /// Every role this build knows.
-pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, index::ROLE];
+pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, index::ROLE, schedule::ROLE];
 
 /// Builds the roles named in the settings (all known roles when none are named).
 ///
@@ -59,6 +61,20 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     index::register(&mut registry, Arc::new(env));
                     vec![QueueName::outbound()]
                 }
+                schedule::ROLE => {
+                    let env = schedule::ScheduleEnv {
+                        data_dir: all.data_dir.clone(),
+                        games: all.games.clone(),
+                        forge: crate::forge::Forge::new(http.clone(), &all.hosts),
+                        notifier: crate::notify::Notifier::new(
+                            http.clone(),
+                            all.notify.webhook_url.clone(),
+                        ),
+                        base_url: all.web.base_url.clone(),
+                    };
+                    schedule::register(&mut registry, Arc::new(env));
+                    vec![QueueName::new(schedule::QUEUE)?]
+                }
                 other => anyhow::bail!(
                     "worker.roles: unknown role {other:?}; known roles: {}",
                     ROLES.join(", ")
@@ -72,4 +88,13 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
             })
         })
         .collect()
+}
+
+/// The periodic jobs of the roles served (their tickers run in every such process).
+pub fn periodic(all: &Settings, roles: &[Role]) -> Vec<crate::periodic::Periodic> {
+    let mut out = Vec::new();
+    if roles.iter().any(|r| r.name == schedule::ROLE) {
+        out.extend(schedule::periodic_jobs(all));
+    }
+    out
 }
