@@ -136,6 +136,8 @@ async fn main() -> anyhow::Result<()> {
             bare.to_str().unwrap(),
         ],
     );
+    // One reflog entry per push, to count them.
+    git(&bare, &["config", "core.logAllRefUpdates", "always"]);
     let files = ckan_files(&tree);
     println!(
         "corpus: {} .ckan files, prepared in {:.1} s",
@@ -214,8 +216,11 @@ async fn main() -> anyhow::Result<()> {
         let out = Command::new("git").args(args).current_dir(&bare).output()?;
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
+    let pushes = std::fs::read_to_string(bare.join("logs/refs/heads/master"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0);
     println!(
-        "changed: {n} messages in {secs:.2} s = {:.1} messages/s ({} commits and {} merges on master now)",
+        "changed: {n} messages in {secs:.2} s = {:.1} messages/s ({} commits, {} merges on master now; {pushes} pushes)",
         n as f64 / secs,
         count(&["rev-list", "--count", "--no-merges", "master"])?,
         count(&["rev-list", "--count", "--merges", "master"])?
