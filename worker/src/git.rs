@@ -405,28 +405,9 @@ impl WorkTree {
     pub fn open_or_clone(remote: &str, dir: &Path) -> Result<Self, GitError> {
         let url = redacted_url(remote);
         let repo = match Repository::open(dir) {
-            Ok(repo) if !repo.is_bare() => {
-                if repo
-                    .find_remote("origin")
-                    .ok()
-                    .and_then(|r| r.url().map(str::to_owned))
-                    != Some(remote.to_owned())
-                {
-                    // The configured remote moved: follow it.
-                    repo.remote_set_url("origin", remote)
-                        .ctx(|| format!("pointing {} at {url}", dir.display()))?;
-                }
-                repo
-            }
+            Ok(repo) if !repo.is_bare() => follow_remote(repo, remote, &url, dir)?,
             _ => {
-                if dir.exists() {
-                    std::fs::remove_dir_all(dir)
-                        .ctx(|| format!("removing the broken clone {}", dir.display()))?;
-                }
-                if let Some(parent) = dir.parent() {
-                    std::fs::create_dir_all(parent)
-                        .ctx(|| format!("creating {}", parent.display()))?;
-                }
+                clear_dir(dir, false)?;
                 Repository::clone(remote, dir).map_err(|e| {
                     if is_unreachable(&e) {
                         GitError::Unreachable {
@@ -442,20 +423,7 @@ impl WorkTree {
                 })?
             }
         };
-        let known = repo
-            .find_reference("refs/remotes/origin/HEAD")
-            .ok()
-            .and_then(|r| r.symbolic_target().map(str::to_owned))
-            .and_then(|t| t.strip_prefix("refs/remotes/origin/").map(str::to_owned));
-        let mut tree = Self {
-            repo,
-            remote: remote.to_owned(),
-            url,
-            primary: known.clone().unwrap_or_default(),
-        };
-        if known.is_none() {
-            tree.fetch()?;
-        }
+        let tree = Self::with_primary(repo, remote, url)?;
         if tree.repo.head().is_err() {
             // A clone of an empty remote: its first commit goes on the remote's HEAD branch.
             let head = format!("refs/heads/{}", tree.primary);
@@ -474,24 +442,9 @@ impl WorkTree {
     pub fn open_or_clone_bare(remote: &str, dir: &Path) -> Result<Self, GitError> {
         let url = redacted_url(remote);
         let repo = match Repository::open_bare(dir) {
-            Ok(repo) if repo.is_bare() => {
-                if repo
-                    .find_remote("origin")
-                    .ok()
-                    .and_then(|r| r.url().map(str::to_owned))
-                    != Some(remote.to_owned())
-                {
-                    repo.remote_set_url("origin", remote)
-                        .ctx(|| format!("pointing {} at {url}", dir.display()))?;
-                }
-                repo
-            }
+            Ok(repo) if repo.is_bare() => follow_remote(repo, remote, &url, dir)?,
             _ => {
-                if dir.exists() {
-                    std::fs::remove_dir_all(dir)
-                        .ctx(|| format!("removing the broken clone {}", dir.display()))?;
-                }
-                std::fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
+                clear_dir(dir, true)?;
                 let repo =
                     Repository::init_bare(dir).ctx(|| format!("creating {}", dir.display()))?;
                 repo.remote_with_fetch("origin", remote, "+refs/heads/*:refs/remotes/origin/*")
@@ -499,6 +452,16 @@ impl WorkTree {
                 repo
             }
         };
+        let tree = Self::with_primary(repo, remote, url)?;
+        let primary = tree.primary.clone();
+        if tree.current_branch().as_deref() != Some(primary.as_str()) {
+            tree.switch(&primary)?;
+        }
+        Ok(tree)
+    }
+
+    /// The primary branch from the clone's own `origin/HEAD`, or from a fetch if it has none.
+    fn with_primary(repo: Repository, remote: &str, url: String) -> Result<Self, GitError> {
         let known = repo
             .find_reference("refs/remotes/origin/HEAD")
             .ok()
@@ -512,10 +475,6 @@ impl WorkTree {
         };
         if known.is_none() {
             tree.fetch()?;
-        }
-        let primary = tree.primary.clone();
-        if tree.current_branch().as_deref() != Some(primary.as_str()) {
-            tree.switch(&primary)?;
         }
         Ok(tree)
     }
@@ -1152,6 +1111,38 @@ fn resolve_conflicts(index: &mut git2::Index, favor: Favor) -> Result<(), GitErr
                 .add(&entry)
                 .ctx(|| format!("resolving the conflict on {}", p.display()))?;
         }
+    }
+    Ok(())
+}
+
+/// Points `origin` of an existing clone at `remote` if the configured remote moved.
+fn follow_remote(
+    repo: Repository,
+    remote: &str,
+    url: &str,
+    dir: &Path,
+) -> Result<Repository, GitError> {
+    let current = repo
+        .find_remote("origin")
+        .ok()
+        .and_then(|r| r.url().map(str::to_owned));
+    if current.as_deref() != Some(remote) {
+        repo.remote_set_url("origin", remote)
+            .ctx(|| format!("pointing {} at {url}", dir.display()))?;
+    }
+    Ok(repo)
+}
+
+/// Removes what a crash left at `dir` (not a repository) and creates its parent (and `dir`
+/// itself when `create`).
+fn clear_dir(dir: &Path, create: bool) -> Result<(), GitError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .ctx(|| format!("removing the broken clone {}", dir.display()))?;
+    }
+    let make = if create { Some(dir) } else { dir.parent() };
+    if let Some(d) = make {
+        std::fs::create_dir_all(d).ctx(|| format!("creating {}", d.display()))?;
     }
     Ok(())
 }

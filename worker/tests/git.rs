@@ -3,28 +3,12 @@
 //! `change_branch`.
 #![allow(clippy::unwrap_used)] // Test helpers fail loudly by design.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use netkan_worker::git::{Favor, GitError, Identity, Pulled, WorkTree, message_with_job};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Someone")
-        .env("GIT_AUTHOR_EMAIL", "someone@example.com")
-        .env("GIT_COMMITTER_NAME", "Someone")
-        .env("GIT_COMMITTER_EMAIL", "someone@example.com")
-        .output()
-        .expect("git is installed");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::world::{bare_repo_on, git, push_from_elsewhere, subjects};
 
 fn bot() -> Identity {
     Identity::new("NetKAN inflator Robot", "netkan-bot@ksp-ckan.space")
@@ -32,34 +16,12 @@ fn bot() -> Identity {
 
 /// A bare repository with one commit ("Test Data") on `branch`, holding `files`.
 fn upstream(root: &Path, branch: &str, files: &[(&str, &str)]) -> PathBuf {
-    let src = root.join("src");
-    git(root, &["init", "-q", "-b", branch, src.to_str().unwrap()]);
-    for (path, text) in files {
-        let p = src.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    git(&src, &["add", "-A"]);
-    git(&src, &["commit", "-q", "-m", "Test Data"]);
-    let bare = root.join("upstream.git");
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            src.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
-    bare
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(p, t)| (*p, t.as_bytes())).collect();
+    bare_repo_on(root, "upstream", branch, &files)
 }
 
 fn log(bare: &Path, branch: &str) -> Vec<String> {
-    git(bare, &["log", "--format=%s", branch])
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    subjects(bare, branch)
 }
 
 #[test]
@@ -153,21 +115,8 @@ fn pull_with_ours_keeps_our_side_of_a_conflict_and_pushes_a_merge() {
     let mut ours =
         WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("ours")).unwrap();
     // Someone else pushes a conflicting change and an unrelated one first.
-    let other = dir.path().join("other");
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            other.to_str().unwrap(),
-        ],
-    );
-    std::fs::write(other.join("Foo/Foo.ckan"), "theirs\n").unwrap();
-    std::fs::write(other.join("c.txt"), "c\n").unwrap();
-    git(&other, &["add", "-A"]);
-    git(&other, &["commit", "-q", "-m", "their change"]);
-    git(&other, &["push", "-q", "origin", "main"]);
+    let theirs = [("Foo/Foo.ckan", Some("theirs\n")), ("c.txt", Some("c\n"))];
+    push_from_elsewhere(dir.path(), &bare, "main", &theirs, "their change");
 
     ours.write_file("Foo/Foo.ckan", b"ours\n").unwrap();
     ours.commit(&["Foo/Foo.ckan"], "our change", &bot(), &bot())
@@ -298,21 +247,14 @@ fn change_branch_commits_on_a_new_branch_pushes_it_and_returns_to_primary() {
 fn change_branch_builds_on_the_remote_branch_when_it_exists() {
     let dir = tempfile::tempdir().unwrap();
     let bare = upstream(dir.path(), "main", &[("a.txt", "a\n")]);
-    let other = dir.path().join("other");
-    git(
+    let earlier = [("earlier.txt", Some("e\n"))];
+    push_from_elsewhere(
         dir.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            other.to_str().unwrap(),
-        ],
+        &bare,
+        "add/Foo-1",
+        &earlier,
+        "earlier on the branch",
     );
-    git(&other, &["checkout", "-q", "-b", "add/Foo-1"]);
-    std::fs::write(other.join("earlier.txt"), "e\n").unwrap();
-    git(&other, &["add", "-A"]);
-    git(&other, &["commit", "-q", "-m", "earlier on the branch"]);
-    git(&other, &["push", "-q", "origin", "add/Foo-1"]);
 
     let mut tree = WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("w")).unwrap();
     tree.on_branch("add/Foo-1", &bot(), |t| {
@@ -354,21 +296,8 @@ fn pull_with_theirs_keeps_the_remote_side_and_deletions_follow_the_favoured_side
     );
     let mut ours =
         WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("ours")).unwrap();
-    let other = dir.path().join("other");
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            other.to_str().unwrap(),
-        ],
-    );
-    std::fs::write(other.join("x.txt"), "theirs\n").unwrap();
-    std::fs::remove_file(other.join("gone.txt")).unwrap();
-    git(&other, &["add", "-A"]);
-    git(&other, &["commit", "-q", "-m", "their change"]);
-    git(&other, &["push", "-q", "origin", "main"]);
+    let theirs = [("x.txt", Some("theirs\n")), ("gone.txt", None)];
+    push_from_elsewhere(dir.path(), &bare, "main", &theirs, "their change");
 
     ours.write_file("x.txt", b"ours\n").unwrap();
     ours.write_file("gone.txt", b"kept by us\n").unwrap();
@@ -426,20 +355,13 @@ fn a_bare_clone_commits_files_without_an_index_and_pulls_and_branches() {
         Some(&b"two\n"[..])
     );
     // Someone else pushes meanwhile: pull -X ours merges in memory, push carries both.
-    let other = dir.path().join("other");
-    git(
+    push_from_elsewhere(
         dir.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            other.to_str().unwrap(),
-        ],
+        &bare,
+        "main",
+        &[("c.txt", Some("c\n"))],
+        "their change",
     );
-    std::fs::write(other.join("c.txt"), "c\n").unwrap();
-    git(&other, &["add", "-A"]);
-    git(&other, &["commit", "-q", "-m", "their change"]);
-    git(&other, &["push", "-q", "origin", "main"]);
     assert!(matches!(
         tree.pull("main", Favor::Ours, &bot()).unwrap(),
         Pulled::Merged(_)

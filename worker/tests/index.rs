@@ -15,7 +15,7 @@ use netkan_worker::jobs::index::md5_hex;
 use support::github::FakeGithub;
 use support::world::{
     InProcess, bare_repo, enqueue, finished, git, log, outbound, pushes, settings, spawn_worker,
-    subjects,
+    subjects, waiting_in,
 };
 
 const DOGE: &str = include_str!("data/DogeCoinFlag-v1.02.ckan");
@@ -82,19 +82,10 @@ impl World {
     }
 
     async fn waiting(&self, queue: &QueueName) -> Vec<(String, String, String)> {
-        let mut c = self.redis.conn().await;
-        let key = self.jq().keys().lane(queue, Lane::High);
-        let entries: Vec<(String, std::collections::HashMap<String, String>)> =
-            redis::cmd("XRANGE")
-                .arg(key)
-                .arg("-")
-                .arg("+")
-                .query_async(&mut c)
-                .await
-                .unwrap();
-        entries
+        waiting_in(&self.redis, &self.jq(), queue, Lane::High)
+            .await
             .into_iter()
-            .map(|(_, f)| (f["kind"].clone(), f["body"].clone(), f["attrs"].clone()))
+            .map(|f| (f["kind"].clone(), f["body"].clone(), f["attrs"].clone()))
             .collect()
     }
 }

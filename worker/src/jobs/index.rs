@@ -105,15 +105,11 @@ impl IndexEnv {
     }
 
     fn ckanmeta(&self, game: &Game) -> Result<String, JobError> {
-        self.games
-            .get(game.as_str())
-            .and_then(|g| g.ckanmeta.as_ref())
-            .map(|s| s.expose().to_owned())
-            .ok_or_else(|| {
-                JobError::permanent(format!(
-                    "no CKAN-meta repository is configured for game {game} (games.{game}.ckanmeta)"
-                ))
-            })
+        super::remote(&self.games, game, super::Repo::CkanMeta).ok_or_else(|| {
+            JobError::permanent(format!(
+                "no CKAN-meta repository is configured for game {game} (games.{game}.ckanmeta)"
+            ))
+        })
     }
 
     fn forge_repo(&self, game: &Game) -> Option<String> {

@@ -5,9 +5,11 @@
 //! `<game>/<identifier>` coalesces identical waiting requests.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use netkan_common::{Game, Lane, NewJob, QueueName};
+
+use crate::context::JobContext;
 
 /// The kind of inflation jobs.
 pub const INFLATE_KIND: &str = "inflate";
@@ -61,5 +63,37 @@ pub fn apply_highest(job: &mut NewJob, highest: &Highest) {
     if let Some(v) = &highest.prerelease {
         job.attributes
             .insert("HighestVersionPrerelease".into(), v.clone());
+    }
+}
+
+/// Sets the highest-version attributes of `jobs` (the inflation of `ids[i]` each) whose
+/// identifier is in `wanted`, from a read-only checkout of CKAN-meta (`remote`, at `dir`).
+/// Without a CKAN-meta, or when it cannot be read (a WARN in the job's log), the
+/// inflations go without them: the inflator then takes any version.
+pub async fn add_highest_versions(
+    ctx: &JobContext,
+    remote: Option<String>,
+    dir: PathBuf,
+    jobs: &mut [NewJob],
+    ids: &[String],
+    wanted: Vec<String>,
+) {
+    let Some(remote) = remote.filter(|_| !wanted.is_empty()) else {
+        return;
+    };
+    let found = tokio::task::spawn_blocking(move || highest_versions(&remote, &dir, &wanted))
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("git task panicked: {e}")));
+    match found {
+        Ok(found) => {
+            for (job, id) in jobs.iter_mut().zip(ids) {
+                if let Some(h) = found.get(id) {
+                    apply_highest(job, h);
+                }
+            }
+        }
+        Err(e) => ctx.warn(format!(
+            "could not read highest versions from CKAN-meta ({e:#}); inflating without them"
+        )),
     }
 }

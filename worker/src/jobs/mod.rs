@@ -98,3 +98,26 @@ pub fn periodic(all: &Settings, roles: &[Role]) -> Vec<crate::periodic::Periodic
     }
     out
 }
+
+/// One of a game's repositories.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Repo {
+    /// `games.<game>.netkan`.
+    Netkan,
+    /// `games.<game>.ckanmeta`.
+    CkanMeta,
+}
+
+/// The configured path or URL of a game's repository.
+pub(crate) fn remote(
+    games: &std::collections::BTreeMap<String, netkan_common::config::GameSettings>,
+    game: &netkan_common::Game,
+    repo: Repo,
+) -> Option<String> {
+    let g = games.get(game.as_str())?;
+    match repo {
+        Repo::Netkan => g.netkan.as_ref(),
+        Repo::CkanMeta => g.ckanmeta.as_ref(),
+    }
+    .map(|s| s.expose().to_owned())
+}

@@ -17,7 +17,7 @@ use netkan_common::{Game, Lane};
 
 use crate::context::{JobContext, JobError, JobResult, Registry};
 use crate::git::{Change, WorkingClone, clone_dir};
-use crate::jobs::inflation::{apply_highest, highest_versions, inflate_job};
+use crate::jobs::inflation::{add_highest_versions, inflate_job};
 
 /// The role name.
 pub const ROLE: &str = "push";
@@ -35,22 +35,15 @@ pub struct PushEnv {
 
 impl PushEnv {
     fn netkan_remote(&self, game: &Game) -> Result<String, JobError> {
-        self.games
-            .get(game.as_str())
-            .and_then(|g| g.netkan.as_ref())
-            .map(|s| s.expose().to_owned())
-            .ok_or_else(|| {
-                JobError::permanent(format!(
-                    "no NetKAN repository is configured for game {game} (games.{game}.netkan)"
-                ))
-            })
+        super::remote(&self.games, game, super::Repo::Netkan).ok_or_else(|| {
+            JobError::permanent(format!(
+                "no NetKAN repository is configured for game {game} (games.{game}.netkan)"
+            ))
+        })
     }
 
     fn ckanmeta_remote(&self, game: &Game) -> Option<String> {
-        self.games
-            .get(game.as_str())
-            .and_then(|g| g.ckanmeta.as_ref())
-            .map(|s| s.expose().to_owned())
+        super::remote(&self.games, game, super::Repo::CkanMeta)
     }
 }
 
@@ -273,24 +266,9 @@ async fn act_on(ctx: &JobContext, env: &PushEnv, game: &Game, files: Vec<Candida
             }
         }
     }
-    if !wanted_versions.is_empty()
-        && let Some(remote) = env.ckanmeta_remote(game)
-    {
-        let dir = clone_dir(&env.data_dir, game.as_str(), "CKAN-meta-read");
-        let ids = wanted_versions.clone();
-        match blocking(move || highest_versions(&remote, &dir, &ids)).await {
-            Ok(found) => {
-                for (job, id) in jobs.iter_mut().zip(&names) {
-                    if let Some(h) = found.get(id) {
-                        apply_highest(job, h);
-                    }
-                }
-            }
-            Err(e) => ctx.warn(format!(
-                "could not read highest versions from CKAN-meta ({e:#}); inflating without them"
-            )),
-        }
-    }
+    let dir = clone_dir(&env.data_dir, game.as_str(), "CKAN-meta-read");
+    let remote = env.ckanmeta_remote(game);
+    add_highest_versions(ctx, remote, dir, &mut jobs, &names, wanted_versions).await;
     for id in &frozen {
         mark_frozen(ctx, game, id).await?;
         ctx.notice(format!("{id} is frozen"));

@@ -23,7 +23,7 @@ use netkan_common::{Game, Lane, NewJob, QueueName};
 use crate::context::{JobContext, JobError, JobResult, Registry};
 use crate::forge::Forge;
 use crate::git::{WorkingClone, clone_dir};
-use crate::jobs::inflation::{apply_highest, highest_versions, inflate_job};
+use crate::jobs::inflation::{add_highest_versions, inflate_job};
 use crate::notify::{Notice, Notifier};
 use crate::periodic::{Exclusive, Period, Periodic};
 
@@ -256,12 +256,8 @@ async fn schedule_game(
             }
         }
     }
-    let remote = env
-        .games
-        .get(game.as_str())
-        .and_then(|g| g.netkan.as_ref())
-        .map(|s| s.expose().to_owned())
-        .context("no NetKAN repository")?;
+    let remote =
+        super::remote(&env.games, game, super::Repo::Netkan).context("no NetKAN repository")?;
     let dir = clone_dir(&env.data_dir, game.as_str(), "NetKAN-schedule");
     let files = tokio::task::spawn_blocking(
         move || -> anyhow::Result<Vec<(String, anyhow::Result<String>)>> {
@@ -319,29 +315,9 @@ async fn schedule_game(
         jobs.push(inflate_job(game, &id, text, Lane::Low));
         ids.push(id);
     }
-    let ckanmeta = env
-        .games
-        .get(game.as_str())
-        .and_then(|g| g.ckanmeta.as_ref())
-        .map(|s| s.expose().to_owned());
-    if let (Some(remote), false) = (ckanmeta, wanted.is_empty()) {
-        let dir = clone_dir(&env.data_dir, game.as_str(), "CKAN-meta-schedule");
-        let found = tokio::task::spawn_blocking(move || highest_versions(&remote, &dir, &wanted))
-            .await
-            .context("git task panicked")?;
-        match found {
-            Ok(found) => {
-                for (job, id) in jobs.iter_mut().zip(&ids) {
-                    if let Some(h) = found.get(id) {
-                        apply_highest(job, h);
-                    }
-                }
-            }
-            Err(e) => ctx.warn(format!(
-                "could not read highest versions from CKAN-meta ({e:#}); inflating without them"
-            )),
-        }
-    }
+    let dir = clone_dir(&env.data_dir, game.as_str(), "CKAN-meta-schedule");
+    let remote = super::remote(&env.games, game, super::Repo::CkanMeta);
+    add_highest_versions(ctx, remote, dir, &mut jobs, &ids, wanted).await;
     let total = jobs.len();
     for chunk in jobs.chunks(ENQUEUE_CHUNK) {
         ctx.enqueue(chunk.to_vec()).await?;

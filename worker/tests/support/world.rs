@@ -34,8 +34,13 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 /// A bare repository `<root>/<name>.git` on `main` whose one commit ("Test Data") holds
 /// `files`; every update of its refs is logged (to count pushes).
 pub fn bare_repo(root: &Path, name: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    bare_repo_on(root, name, "main", files)
+}
+
+/// [`bare_repo`] with its one branch named `branch`.
+pub fn bare_repo_on(root: &Path, name: &str, branch: &str, files: &[(&str, &[u8])]) -> PathBuf {
     let src = root.join(format!("{name}-src"));
-    git(root, &["init", "-q", "-b", "main", src.to_str().unwrap()]);
+    git(root, &["init", "-q", "-b", branch, src.to_str().unwrap()]);
     for (path, bytes) in files {
         let p = src.join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -198,4 +203,62 @@ pub async fn log(redis: &TestRedis, jq: &JobQueue, id: JobId) -> Vec<String> {
         .into_iter()
         .map(|l| format!("{} {}", l.level.as_str(), l.message))
         .collect()
+}
+
+/// Someone else clones `bare` (once, under `root/other`), changes files (`None` deletes),
+/// commits and pushes `branch` (created from the primary branch if new).
+pub fn push_from_elsewhere(
+    root: &Path,
+    bare: &Path,
+    branch: &str,
+    changes: &[(&str, Option<&str>)],
+    message: &str,
+) {
+    let other = root.join("other");
+    if !other.exists() {
+        git(
+            root,
+            &[
+                "clone",
+                "-q",
+                bare.to_str().unwrap(),
+                other.to_str().unwrap(),
+            ],
+        );
+    }
+    let current = git(&other, &["rev-parse", "--abbrev-ref", "HEAD"]);
+    if current.trim() != branch {
+        git(&other, &["checkout", "-q", "-b", branch]);
+    }
+    for (path, text) in changes {
+        let p = other.join(path);
+        match text {
+            Some(t) => {
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, t).unwrap();
+            }
+            None => std::fs::remove_file(p).unwrap(),
+        }
+    }
+    git(&other, &["add", "-A"]);
+    git(&other, &["commit", "-q", "-m", message]);
+    git(&other, &["push", "-q", "origin", branch]);
+}
+
+/// The fields of the fresh jobs waiting in a lane (`kind`, `body`, `attrs`, `dedup`, ...).
+pub async fn waiting_in(
+    redis: &TestRedis,
+    jq: &JobQueue,
+    queue: &QueueName,
+    lane: netkan_common::Lane,
+) -> Vec<std::collections::HashMap<String, String>> {
+    let mut c = redis.conn().await;
+    let entries: Vec<(String, std::collections::HashMap<String, String>)> = redis::cmd("XRANGE")
+        .arg(jq.keys().lane(queue, lane))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    entries.into_iter().map(|(_, f)| f).collect()
 }
