@@ -282,12 +282,11 @@ async fn without_a_forge_a_staged_branch_is_pushed_and_the_log_says_where() {
     let out = w.index(vec![outbound(DOGE, &[("Staged", "True")])]).await;
     let lines = &out[0].1;
     assert_eq!(out[0].0, JobState::Succeeded, "{lines:#?}");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("WARN branch add/DogeCoinFlag-v1.02 pushed; no pull request")),
-        "{lines:#?}"
+    let warning = format!(
+        "WARN branch add/DogeCoinFlag-v1.02 pushed to {}; no pull request",
+        w.bare.display()
     );
+    assert!(lines.iter().any(|l| l.starts_with(&warning)), "{lines:#?}");
     assert_eq!(last(lines), "NOTICE staged on add/DogeCoinFlag-v1.02");
     assert_eq!(subjects(&w.bare, "add/DogeCoinFlag-v1.02").len(), 2);
     assert!(w.gh.pulls().is_empty());

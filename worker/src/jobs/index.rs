@@ -263,7 +263,7 @@ impl Outbound {
     pub fn stem(&self) -> Option<&str> {
         self.file_name
             .as_deref()
-            .map(|f| f.trim_end_matches(".ckan"))
+            .map(|f| f.strip_suffix(".ckan").unwrap_or(f))
     }
 
     /// `add/<stem>` with spaces removed.
@@ -300,10 +300,11 @@ enum Step {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, GitError> + Send + 'static,
 ) -> Result<T, JobError> {
+    // Every git failure is worth a retry: the remote may be back, and a clone that no
+    // longer opens is made again by the next attempt.
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) if e.is_transient() => Err(JobError::Retry(e.into())),
-        Ok(Err(e)) => Err(JobError::Retry(anyhow::Error::new(e))),
+        Ok(Err(e)) => Err(JobError::Retry(e.into())),
         Err(e) => Err(JobError::Retry(anyhow::anyhow!("git task panicked: {e}"))),
     }
 }
@@ -606,8 +607,12 @@ async fn open_pull_request(
         env.forge.as_ref().filter(|f| f.has_token()),
         env.forge_repo(&msg.game),
     ) else {
+        let url = env
+            .ckanmeta(&msg.game)
+            .map(|r| netkan_common::log::redact_url_passwords(&r))
+            .unwrap_or_default();
         ctx.warn(format!(
-            "branch {branch} pushed; no pull request: set games.{}.ckanmeta_repo and hosts.github_token to have one opened",
+            "branch {branch} pushed to {url}; no pull request: set games.{}.ckanmeta_repo and hosts.github_token to have one opened",
             msg.game
         ));
         return Ok(None);
