@@ -7,6 +7,7 @@ mod example;
 mod follow;
 mod inflate_file;
 mod ops;
+mod status;
 mod up;
 
 use std::path::PathBuf;
@@ -64,6 +65,9 @@ enum Command {
     Jobs(JobsCommand),
     /// Workers and their last heartbeat.
     Workers,
+    /// Mod status: show one, export a game's status.json, dump and restore them all.
+    #[command(subcommand)]
+    Status(status::StatusCommand),
     /// Inspect CKAN metadata files (.netkan, .frozen, .ckan).
     Ckan(ckan::CkanCommand),
     /// Inflate one .netkan here and print its .ckan files (no Redis; hosts from the config).
@@ -163,6 +167,7 @@ fn main() -> anyhow::Result<ExitCode> {
                 ops::show_job(&jq, &mut conn, &id, cli.json).await?
             }
             Command::Workers => ops::workers(&jq, &mut conn, cli.json).await?,
+            Command::Status(cmd) => status::run(&settings, &mut conn, cmd, cli.json).await?,
             Command::Up { .. }
             | Command::Inflate { .. }
             | Command::Ckan(_)

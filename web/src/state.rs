@@ -30,7 +30,8 @@ pub(crate) struct AppState {
     pub(crate) allowed: Vec<AddrRule>,
     /// `web.trusted_proxies`, parsed.
     pub(crate) proxies: Vec<AddrRule>,
-    /// The games configured (`[games.<id>]`); webhooks for others are 404.
+    /// The games configured (`[games.<id>]`): webhooks for others are 404; the status pages
+    /// list these.
     pub(crate) games: Vec<netkan_common::Game>,
     /// Feeds the live log streams.
     pub(crate) live: LiveHub,

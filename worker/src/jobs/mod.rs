@@ -1,8 +1,11 @@
 //! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
 
+pub mod index;
 pub mod inflate;
+pub mod inflation;
 pub mod noop;
 pub mod push;
+pub mod schedule;
 
 use std::sync::Arc;
 
@@ -13,7 +16,13 @@ use crate::context::Registry;
 use crate::runner::Role;
 
 /// Every role this build knows.
-pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, inflate::ROLE];
+pub const ROLES: &[&str] = &[
+    noop::ROLE,
+    push::ROLE,
+    inflate::ROLE,
+    index::ROLE,
+    schedule::ROLE,
+];
 
 /// Builds the roles named in the settings (all known roles when none are named).
 ///
@@ -21,6 +30,8 @@ pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, inflate::ROLE];
 /// If a role name is unknown; the message lists the known ones.
 pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
     let settings = &all.worker;
+    // One HTTP client for the process (the forge, notices).
+    let http = crate::forge::http_client(&all.hosts)?;
     let names: Vec<String> = if settings.roles.is_empty() {
         ROLES.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -54,6 +65,34 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     push::register(&mut registry, Arc::new(env));
                     vec![QueueName::push()]
                 }
+                index::ROLE => {
+                    let env = index::IndexEnv::new(
+                        all.data_dir.clone(),
+                        all.games.clone(),
+                        all.indexer.clone(),
+                        crate::git::Identity::from(&all.git),
+                        all.cache_dir(),
+                        Some(crate::forge::Forge::new(http.clone(), &all.hosts)),
+                        crate::notify::Notifier::new(http.clone(), all.notify.webhook_url.clone()),
+                        all.web.base_url.clone(),
+                    );
+                    index::register(&mut registry, Arc::new(env));
+                    vec![QueueName::outbound()]
+                }
+                schedule::ROLE => {
+                    let env = schedule::ScheduleEnv {
+                        data_dir: all.data_dir.clone(),
+                        games: all.games.clone(),
+                        forge: crate::forge::Forge::new(http.clone(), &all.hosts),
+                        notifier: crate::notify::Notifier::new(
+                            http.clone(),
+                            all.notify.webhook_url.clone(),
+                        ),
+                        base_url: all.web.base_url.clone(),
+                    };
+                    schedule::register(&mut registry, Arc::new(env));
+                    vec![QueueName::new(schedule::QUEUE)?]
+                }
                 other => anyhow::bail!(
                     "worker.roles: unknown role {other:?}; known roles: {}",
                     ROLES.join(", ")
@@ -67,4 +106,36 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
             })
         })
         .collect()
+}
+
+/// The periodic jobs of the roles served (their tickers run in every such process).
+pub fn periodic(all: &Settings, roles: &[Role]) -> Vec<crate::periodic::Periodic> {
+    let mut out = Vec::new();
+    if roles.iter().any(|r| r.name == schedule::ROLE) {
+        out.extend(schedule::periodic_jobs(all));
+    }
+    out
+}
+
+/// One of a game's repositories.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Repo {
+    /// `games.<game>.netkan`.
+    Netkan,
+    /// `games.<game>.ckanmeta`.
+    CkanMeta,
+}
+
+/// The configured path or URL of a game's repository.
+pub(crate) fn remote(
+    games: &std::collections::BTreeMap<String, netkan_common::config::GameSettings>,
+    game: &netkan_common::Game,
+    repo: Repo,
+) -> Option<String> {
+    let g = games.get(game.as_str())?;
+    match repo {
+        Repo::Netkan => g.netkan.as_ref(),
+        Repo::CkanMeta => g.ckanmeta.as_ref(),
+    }
+    .map(|s| s.expose().to_owned())
 }

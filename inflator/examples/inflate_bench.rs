@@ -1,4 +1,4 @@
-//! The inflator's benchmark (`cargo run --release -p netkan-inflator --example bench`),
+//! The inflator's benchmark (`cargo run --release -p netkan-inflator --example inflate_bench`),
 //! figures in `docs/BENCHMARKS.md`: inflations per second over every `.netkan` of the real
 //! NetKAN tree (`shared/ckan-real/corpus/NetKAN.tar.gz`, 1,454 files), against the fixture
 //! upstream in this process.
