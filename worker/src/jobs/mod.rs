@@ -1,5 +1,6 @@
 //! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
 
+pub mod mirror;
 pub mod noop;
 pub mod push;
 
@@ -12,7 +13,7 @@ use crate::context::Registry;
 use crate::runner::Role;
 
 /// Every role this build knows.
-pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE];
+pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, mirror::ROLE];
 
 /// Builds the roles named in the settings (all known roles when none are named).
 ///
@@ -24,6 +25,16 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
         ROLES.iter().map(|s| (*s).to_owned()).collect()
     } else {
         settings.roles.clone()
+    };
+    // One HTTP client for every role of the process, built only if some role needs it.
+    let mut http: Option<netkan_inflator::http::HttpClient> = None;
+    let mut shared_http = || -> anyhow::Result<netkan_inflator::http::HttpClient> {
+        if let Some(h) = &http {
+            return Ok(h.clone());
+        }
+        let h = netkan_inflator::http::HttpClient::new(&all.hosts)?;
+        http = Some(h.clone());
+        Ok(h)
     };
     names
         .iter()
@@ -41,6 +52,11 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     };
                     push::register(&mut registry, Arc::new(env));
                     vec![QueueName::push()]
+                }
+                mirror::ROLE => {
+                    let env = mirror::MirrorEnv::new(all, shared_http()?);
+                    mirror::register(&mut registry, Arc::new(env));
+                    vec![QueueName::mirroring()]
                 }
                 other => anyhow::bail!(
                     "worker.roles: unknown role {other:?}; known roles: {}",
