@@ -1,6 +1,7 @@
 //! `netkan`: the operator command. `netkan up` runs the whole system on one machine; the
 //! other subcommands inspect and repair it.
 
+mod analyze;
 mod ckan;
 mod follow;
 mod ops;
@@ -54,6 +55,8 @@ enum Command {
     /// The git post-receive hook: install it into a bare repository, or run it.
     #[command(subcommand)]
     Hook(netkan_hooks::cli::HookCommand),
+    /// Download a mod's zip and guess its .netkan properties (tags, depends, install, $vref).
+    AnalyzeMod(analyze::AnalyzeArgs),
 }
 
 #[derive(Subcommand)]
@@ -107,6 +110,9 @@ fn main() -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             });
         }
+        if let Command::AnalyzeMod(args) = cli.command {
+            return analyze::run(&settings, args).await;
+        }
         let jq = settings.job_queue();
         let mut conn = ops::connect(&settings).await?;
         match cli.command {
@@ -119,6 +125,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Command::Up { .. }
             | Command::Ckan(_)
             | Command::Hook(_)
+            | Command::AnalyzeMod(_)
             | Command::Jobs(JobsCommand::Follow { .. }) => {}
         }
         Ok(ExitCode::SUCCESS)

@@ -5,12 +5,18 @@
 //!   writer of logs and outcomes, queue upkeep, reconnection, graceful shutdown.
 //! - `context`: what a handler gets (`JobContext`) and returns (`JobError`); the `Registry`.
 //! - `jobs`: one module per job kind, grouped into roles.
+//! - `analyzer`: guesses a new mod's `.netkan` properties from its zip (the adder,
+//!   `netkan analyze-mod`); `netkan_yaml`: `.netkan` documents as YAML in NetKAN-Infra's
+//!   layout; `fetch`: downloads into a file.
 //! - `bench`: the job-core benchmark (`netkan-worker bench`).
 
+pub mod analyzer;
 pub mod bench;
 pub mod context;
+pub mod fetch;
 pub mod git;
 pub mod jobs;
+pub mod netkan_yaml;
 pub mod runner;
 
 use std::time::Duration;

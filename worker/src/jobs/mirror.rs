@@ -320,7 +320,7 @@ async fn archive_source(
     ctx.info(format!("archiving the source from {url}"));
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let path = dir.path().join("source.zip");
-    let (size, sha1) = fetch_to_file(&env.http, &url, &path).await?;
+    let (size, sha1) = crate::fetch::to_file(&env.http, &url, &path).await?;
     target
         .upload(Upload {
             item: &plan.item,
@@ -365,52 +365,6 @@ async fn default_branch(env: &MirrorEnv, owner: &str, name: &str) -> anyhow::Res
         .await
         .map_err(|e| anyhow!("GitHub's answer for {owner}/{name}: {}", e.without_url()))?;
     Ok(repo.default_branch)
-}
-
-/// Streams `url` into `path` (at most `hosts.max_download_bytes`); returns its size and
-/// upper-case SHA-1.
-async fn fetch_to_file(http: &HttpClient, url: &str, path: &Path) -> anyhow::Result<(u64, String)> {
-    use sha1::Digest;
-    use tokio::io::AsyncWriteExt;
-    let settings = http.settings();
-    let limit = settings.max_download_bytes;
-    let mut response = http
-        .client()
-        .get(url)
-        .timeout(std::time::Duration::from_secs(
-            settings.download_timeout_secs,
-        ))
-        .send()
-        .await
-        .map_err(|e| anyhow!("downloading {url}: {}", e.without_url()))?;
-    let status = response.status();
-    if !status.is_success() {
-        anyhow::bail!("{url} answered {status}");
-    }
-    let mut file = tokio::fs::File::create(path)
-        .await
-        .with_context(|| format!("creating {}", path.display()))?;
-    let mut hasher = sha1::Sha1::new();
-    let mut size = 0u64;
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| anyhow!("downloading {url}: {}", e.without_url()))?
-    {
-        size += chunk.len() as u64;
-        if size > limit {
-            anyhow::bail!("{url} is larger than hosts.max_download_bytes ({limit})");
-        }
-        hasher.update(&chunk);
-        file.write_all(&chunk).await?;
-    }
-    file.flush().await?;
-    let sha1 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
-    Ok((size, sha1))
 }
 
 #[cfg(test)]
