@@ -110,6 +110,14 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// Where the mirrorer keeps copies of redistributable downloads.
     pub mirror: MirrorSettings,
+    /// The identity of the bot's git commits.
+    pub git: GitSettings,
+    /// The indexer (role `index`).
+    pub indexer: IndexerSettings,
+    /// Where notices about new inflation errors and warnings are sent.
+    pub notify: NotifySettings,
+    /// The scheduler's periodic inflation passes (role `schedule`).
+    pub scheduler: SchedulerSettings,
 }
 
 impl Default for Settings {
@@ -126,6 +134,10 @@ impl Default for Settings {
             hosts: HostSettings::default(),
             cache: CacheSettings::default(),
             mirror: MirrorSettings::default(),
+            git: GitSettings::default(),
+            indexer: IndexerSettings::default(),
+            notify: NotifySettings::default(),
+            scheduler: SchedulerSettings::default(),
         }
     }
 }
@@ -249,6 +261,11 @@ pub struct GameSettings {
     pub netkan: Option<Secret>,
     /// The CKAN-meta repository (`<identifier>/<identifier>-<version>.ckan`).
     pub ckanmeta: Option<Secret>,
+    /// CKAN-meta on the forge (`KSP-CKAN/CKAN-meta`), where the indexer opens pull requests
+    /// for staged metadata; unset: staged branches are pushed and the log says where.
+    pub ckanmeta_repo: Option<String>,
+    /// NetKAN on the forge (`KSP-CKAN/NetKAN`), for pull requests against it (the adder).
+    pub netkan_repo: Option<String>,
 }
 
 /// The git post-receive hook.
@@ -490,6 +507,175 @@ impl MirrorSettings {
     }
 }
 
+/// The identity of the commits the bot makes (NetKAN-Infra's `netkan/.gitconfig`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GitSettings {
+    /// `user.name`.
+    pub user_name: String,
+    /// `user.email`.
+    pub user_email: String,
+}
+
+impl Default for GitSettings {
+    fn default() -> Self {
+        Self {
+            user_name: "NetKAN inflator Robot".into(),
+            user_email: "netkan-bot@ksp-ckan.space".into(),
+        }
+    }
+}
+
+/// The indexer: inflation results into CKAN-meta.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexerSettings {
+    /// Pushes tried per batch when the remote moved meanwhile (each after a pull `-X ours`)
+    /// before the job is retried later.
+    pub push_attempts: u32,
+    /// Working clones of CKAN-meta per game on one machine: each indexer process locks one,
+    /// so this many processes can share a data directory.
+    pub clone_slots: u32,
+}
+
+impl Default for IndexerSettings {
+    fn default() -> Self {
+        Self {
+            push_attempts: 3,
+            clone_slots: 4,
+        }
+    }
+}
+
+/// Notices for people: new inflation errors and warnings (the reference's Discord sink).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifySettings {
+    /// If set, each notice is POSTed there as JSON (`{"content": ..., "text": ..., ...}`,
+    /// which Discord and Slack webhooks accept). A secret: such URLs carry a token.
+    pub webhook_url: Secret,
+}
+
+/// One periodic inflation pass of the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchedulePass {
+    /// Whether the pass runs at all.
+    pub enabled: bool,
+    /// Runs every this many seconds (periods aligned on the Unix epoch); 0: daily at `at`.
+    pub every_secs: u64,
+    /// `HH:MM` (UTC): the daily run time when `every_secs` is 0.
+    pub at: String,
+    /// `nonhooks` (mods SpaceDock does not notify about), `webhooks` (the rest) or `all`.
+    pub group: String,
+    /// The pass is skipped for a game while more than this many scheduled (low-lane)
+    /// inflations wait in its inbound queue.
+    pub max_queued: u64,
+    /// With a GitHub token configured, the pass is skipped while fewer API calls than this
+    /// remain in the core rate limit.
+    pub min_github_remaining: u64,
+}
+
+impl SchedulePass {
+    fn validate(&self, key: &str) -> Result<(), String> {
+        if !matches!(self.group.as_str(), "nonhooks" | "webhooks" | "all") {
+            return Err(format!(
+                "{key}.group must be nonhooks, webhooks or all, not {:?}",
+                self.group
+            ));
+        }
+        if self.every_secs == 0 && parse_time_of_day(&self.at).is_none() {
+            return Err(format!(
+                "{key}.at must be a UTC time HH:MM when {key}.every_secs is 0, not {:?}",
+                self.at
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `HH:MM` as seconds after midnight.
+pub fn parse_time_of_day(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && text.len() == 5).then_some(h * 3600 + m * 60)
+}
+
+/// The scheduler: the main pass (every 30 minutes, mods SpaceDock does not notify about) and
+/// the daily pass over the others, as the reference's two scheduled tasks.
+///
+/// Each pass's keys default to that pass's own defaults (so `[scheduler.webhooks_pass]`
+/// with only `at` keeps `group = "webhooks"`), hence the hand-written `Deserialize`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchedulerSettings {
+    /// The main pass.
+    pub pass: SchedulePass,
+    /// The daily safety pass over the mods that webhooks keep up to date.
+    pub webhooks_pass: SchedulePass,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            pass: SchedulePass {
+                enabled: true,
+                every_secs: 1800,
+                at: String::new(),
+                group: "nonhooks".into(),
+                max_queued: 20,
+                min_github_remaining: 1500,
+            },
+            webhooks_pass: SchedulePass {
+                enabled: true,
+                every_secs: 0,
+                at: "04:00".into(),
+                group: "webhooks".into(),
+                max_queued: 2000,
+                min_github_remaining: 1500,
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SchedulerSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            #[serde(default)]
+            pass: PassKeys,
+            #[serde(default)]
+            webhooks_pass: PassKeys,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct PassKeys {
+            enabled: Option<bool>,
+            every_secs: Option<u64>,
+            at: Option<String>,
+            group: Option<String>,
+            max_queued: Option<u64>,
+            min_github_remaining: Option<u64>,
+        }
+        fn apply(keys: PassKeys, mut pass: SchedulePass) -> SchedulePass {
+            pass.enabled = keys.enabled.unwrap_or(pass.enabled);
+            pass.every_secs = keys.every_secs.unwrap_or(pass.every_secs);
+            pass.at = keys.at.unwrap_or(pass.at);
+            pass.group = keys.group.unwrap_or(pass.group);
+            pass.max_queued = keys.max_queued.unwrap_or(pass.max_queued);
+            pass.min_github_remaining = keys
+                .min_github_remaining
+                .unwrap_or(pass.min_github_remaining);
+            pass
+        }
+        let raw = Raw::deserialize(d)?;
+        let defaults = SchedulerSettings::default();
+        Ok(SchedulerSettings {
+            pass: apply(raw.pass, defaults.pass),
+            webhooks_pass: apply(raw.webhooks_pass, defaults.webhooks_pass),
+        })
+    }
+}
+
 /// The environment variable naming the config file.
 pub const CONFIG_ENV: &str = "NETKAN_CONFIG";
 /// The prefix of environment overrides: `NETKAN__JOBS__LEASE_MS=3000`.
@@ -596,6 +782,25 @@ impl Settings {
         }
         self.hosts.validate().map_err(ConfigError::Invalid)?;
         self.mirror.validate().map_err(ConfigError::Invalid)?;
+        self.scheduler
+            .pass
+            .validate("scheduler.pass")
+            .map_err(ConfigError::Invalid)?;
+        self.scheduler
+            .webhooks_pass
+            .validate("scheduler.webhooks_pass")
+            .map_err(ConfigError::Invalid)?;
+        if self.indexer.push_attempts == 0 || self.indexer.clone_slots == 0 {
+            return Err(ConfigError::Invalid(
+                "indexer.push_attempts and indexer.clone_slots must be at least 1".into(),
+            ));
+        }
+        let notify = self.notify.webhook_url.expose();
+        if !(notify.is_empty() || notify.starts_with("http://") || notify.starts_with("https://")) {
+            return Err(ConfigError::Invalid(
+                "notify.webhook_url must be an http:// or https:// URL".into(),
+            ));
+        }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             return Err(ConfigError::Invalid(
                 "log.format must be pretty or json".into(),
@@ -651,6 +856,7 @@ impl Settings {
             &self.hosts.gitlab_token,
             &self.mirror.access_key,
             &self.mirror.secret_key,
+            &self.notify.webhook_url,
         ]
         .into_iter()
         .filter(|s| !s.is_empty())
@@ -759,6 +965,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("redis.url"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod scheduler_tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_given_in_part_keeps_its_own_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("netkan.toml");
+        std::fs::write(&path, "[scheduler.webhooks_pass]\nat = \"05:30\"\n").unwrap();
+        let s = Settings::load_from(Some(&path), &[]).unwrap();
+        assert_eq!(s.scheduler.webhooks_pass.at, "05:30");
+        assert_eq!(s.scheduler.webhooks_pass.group, "webhooks");
+        assert_eq!(s.scheduler.webhooks_pass.max_queued, 2000);
+        assert_eq!(s.scheduler.pass, SchedulerSettings::default().pass);
+    }
+
+    #[test]
+    fn bad_scheduler_settings_name_the_key() {
+        let env = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+        let e = Settings::load_from(None, &env("NETKAN__SCHEDULER__PASS__GROUP", "some"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("scheduler.pass.group"), "{e}");
+        let e = Settings::load_from(None, &env("NETKAN__SCHEDULER__WEBHOOKS_PASS__AT", "25:00"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("scheduler.webhooks_pass.at"), "{e}");
+        assert_eq!(parse_time_of_day("04:05"), Some(4 * 3600 + 300));
+        assert_eq!(parse_time_of_day("4:05"), None);
     }
 }
 

@@ -14,6 +14,8 @@
 //! - `redis_server`: a private `redis-server` child (the embedded default, and tests).
 //! - `requests`: bodies of the request jobs on the `push` queue (push, inflate-request, spacedock-event).
 //! - `spool`: jobs written to disk when Redis is down, enqueued later exactly once.
+//! - `status`: the status store (per mod and game: last inflated, indexed, error, frozen...),
+//!   `status.json` export, dump and restore.
 //! - `telemetry`: the process's own tracing output.
 //! - `testing` (feature `test-support`): `TestRedis` and polling helpers for tests.
 
@@ -28,6 +30,7 @@ pub mod queue;
 pub mod redis_server;
 pub mod requests;
 pub mod spool;
+pub mod status;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;

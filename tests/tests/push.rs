@@ -106,6 +106,7 @@ impl World {
             GameSettings {
                 netkan: Some(Secret::new(bare.display().to_string())),
                 ckanmeta: Some(Secret::new(meta.display().to_string())),
+                ..GameSettings::default()
             },
         );
         let config = root.join("netkan.toml");

@@ -387,7 +387,7 @@ pub async fn analyze_url(
     let path = dir.path().join("download");
     crate::fetch::to_file(http, url, &path)
         .await
-        .map_err(|e| AnalyzeError::Download(format!("{e:#}")))?;
+        .map_err(|e| AnalyzeError::Download(e.to_string()))?;
     let (ident, mod_root) = (ident.to_owned(), mod_root.to_owned());
     tokio::task::spawn_blocking(move || analyze_file(&ident, &mod_root, &path))
         .await

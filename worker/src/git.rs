@@ -189,3 +189,773 @@ pub fn checkout(remote: &str, dir: &Path) -> anyhow::Result<PathBuf> {
     clone.repo.reset(&target, git2::ResetType::Hard, None)?;
     Ok(dir.to_owned())
 }
+
+// ---------------------------------------------------------------------------------------
+// Writing: working trees that commit, pull and push (the indexer, the adder, the freezer).
+// ---------------------------------------------------------------------------------------
+
+/// A failed git operation on a working tree: the remote refused the push, could not be
+/// reached, or something went wrong locally.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GitError {
+    /// The remote could not be reached (network, a path that is not a repository, auth).
+    #[error("cannot reach {url}: {message}")]
+    Unreachable {
+        /// The remote, passwords removed.
+        url: String,
+        /// What git said.
+        message: String,
+    },
+    /// The remote refused the push (not a fast-forward: it moved meanwhile; or a hook said no).
+    #[error("{url} rejected the push of {branch}: {message}")]
+    Rejected {
+        /// The remote, passwords removed.
+        url: String,
+        /// The branch pushed.
+        branch: String,
+        /// What the remote said.
+        message: String,
+    },
+    /// A path that would leave the working tree (`..`, absolute) or is not valid UTF-8.
+    #[error("{0:?} is not a relative path inside the repository")]
+    BadPath(String),
+    /// Any other git failure.
+    #[error("{context}: {source}")]
+    Git {
+        /// What was being done.
+        context: String,
+        /// libgit2's error.
+        #[source]
+        source: git2::Error,
+    },
+    /// A file could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl GitError {
+    /// True if trying again later may work (the remote is down or moved meanwhile).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            GitError::Unreachable { .. } | GitError::Rejected { .. }
+        )
+    }
+}
+
+/// Adds what was being done to a libgit2 or I/O error.
+trait GitContext<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, GitError>;
+}
+
+impl<T> GitContext<T> for Result<T, git2::Error> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, GitError> {
+        self.map_err(|source| GitError::Git {
+            context: what(),
+            source,
+        })
+    }
+}
+
+impl<T> GitContext<T> for Result<T, std::io::Error> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, GitError> {
+        self.map_err(|source| GitError::Io {
+            context: what(),
+            source,
+        })
+    }
+}
+
+/// True for libgit2 errors that mean "the remote is not there" rather than "it said no".
+fn is_unreachable(e: &git2::Error) -> bool {
+    use git2::ErrorClass as C;
+    matches!(
+        e.class(),
+        C::Net | C::Http | C::Ssh | C::Ssl | C::Os | C::Callback
+    ) || e.message().contains("could not find repository")
+        || e.message().contains("failed to resolve path")
+}
+
+/// Who a commit is by: a name and an e-mail address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// `user.name`.
+    pub name: String,
+    /// `user.email`.
+    pub email: String,
+}
+
+impl Identity {
+    /// An identity.
+    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            email: email.into(),
+        }
+    }
+
+    fn signature(&self) -> Result<git2::Signature<'static>, GitError> {
+        git2::Signature::now(&self.name, &self.email)
+            .ctx(|| format!("the git identity {} <{}>", self.name, self.email))
+    }
+}
+
+impl From<&netkan_common::config::GitSettings> for Identity {
+    fn from(g: &netkan_common::config::GitSettings) -> Self {
+        Self::new(g.user_name.clone(), g.user_email.clone())
+    }
+}
+
+/// The trailer that ties a commit to the job that made it, so a replayed job can tell its
+/// own earlier commit from anyone else's.
+pub fn job_trailer(id: &netkan_common::JobId) -> String {
+    format!("Job-Id: {id}")
+}
+
+/// `subject`, a blank line and the `Job-Id` trailer.
+pub fn message_with_job(subject: &str, id: &netkan_common::JobId) -> String {
+    format!("{subject}\n\n{}\n", job_trailer(id))
+}
+
+/// Which side wins where a merge conflicts (`git pull -X ours` / `-X theirs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Favor {
+    /// Our side: what this working tree committed.
+    Ours,
+    /// The remote's side.
+    Theirs,
+}
+
+/// What a pull did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pulled {
+    /// The remote has no such branch (yet).
+    NoRemoteBranch,
+    /// Nothing new on the remote.
+    UpToDate,
+    /// Our branch moved forward to the remote's.
+    FastForward,
+    /// Both had new commits: a merge commit joins them.
+    Merged(Oid),
+    /// Both had new commits, but ours change nothing the remote does not already have (the
+    /// same file written by another indexer): our branch was reset to the remote's, so no
+    /// duplicate commit is pushed.
+    AlreadyUpstream,
+}
+
+/// A checked-out working clone that commits, pulls and pushes (git2, blocking: call from
+/// `spawn_blocking`; one per job, never shared between threads at once).
+///
+/// Semantics follow NetKAN-Infra's `repos.py`: the primary branch is the one `origin/HEAD`
+/// names; `pull` is a merge (never a rebase) where conflicts go to one side, as `git pull
+/// -X ours`; [`WorkTree::on_branch`] is `change_branch`.
+pub struct WorkTree {
+    repo: Repository,
+    /// The remote as configured (may carry credentials: never put in a message).
+    remote: String,
+    /// The remote with passwords removed, for messages.
+    url: String,
+    primary: String,
+}
+
+impl WorkTree {
+    /// Opens the working clone at `dir`, cloning `remote` (a path or URL) there first if
+    /// needed, and fetches. A directory left half-cloned by a crash is cloned again.
+    pub fn open_or_clone(remote: &str, dir: &Path) -> Result<Self, GitError> {
+        let url = redacted_url(remote);
+        let repo = match Repository::open(dir) {
+            Ok(repo) if !repo.is_bare() => {
+                if repo
+                    .find_remote("origin")
+                    .ok()
+                    .and_then(|r| r.url().map(str::to_owned))
+                    != Some(remote.to_owned())
+                {
+                    // The configured remote moved: follow it.
+                    repo.remote_set_url("origin", remote)
+                        .ctx(|| format!("pointing {} at {url}", dir.display()))?;
+                }
+                repo
+            }
+            _ => {
+                if dir.exists() {
+                    std::fs::remove_dir_all(dir)
+                        .ctx(|| format!("removing the broken clone {}", dir.display()))?;
+                }
+                if let Some(parent) = dir.parent() {
+                    std::fs::create_dir_all(parent)
+                        .ctx(|| format!("creating {}", parent.display()))?;
+                }
+                Repository::clone(remote, dir).map_err(|e| {
+                    if is_unreachable(&e) {
+                        GitError::Unreachable {
+                            url: url.clone(),
+                            message: e.message().to_owned(),
+                        }
+                    } else {
+                        GitError::Git {
+                            context: format!("cloning {url} into {}", dir.display()),
+                            source: e,
+                        }
+                    }
+                })?
+            }
+        };
+        let mut tree = Self {
+            repo,
+            remote: remote.to_owned(),
+            url,
+            primary: String::new(),
+        };
+        tree.fetch()?;
+        if tree.repo.head().is_err() {
+            // A clone of an empty remote: its first commit goes on the remote's HEAD branch.
+            let head = format!("refs/heads/{}", tree.primary);
+            tree.repo
+                .set_head(&head)
+                .ctx(|| format!("pointing HEAD at {head}"))?;
+        }
+        Ok(tree)
+    }
+
+    /// The working tree's directory.
+    pub fn dir(&self) -> &Path {
+        self.repo.workdir().unwrap_or_else(|| self.repo.path())
+    }
+
+    /// The remote, passwords removed (for log lines).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The primary branch (`master`, `main`): the one `origin/HEAD` names.
+    pub fn primary(&self) -> &str {
+        &self.primary
+    }
+
+    /// Fetches every branch of `origin` (pruning deleted ones) and learns the primary branch.
+    pub fn fetch(&mut self) -> Result<(), GitError> {
+        let mut remote = self
+            .repo
+            .find_remote("origin")
+            .ctx(|| "the working clone has no origin".into())?;
+        let advertised = {
+            let conn = remote
+                .connect_auth(git2::Direction::Fetch, None, None)
+                .map_err(|e| GitError::Unreachable {
+                    url: self.url.clone(),
+                    message: e.message().to_owned(),
+                })?;
+            conn.default_branch()
+                .ok()
+                .and_then(|b| b.as_str().map(str::to_owned))
+        };
+        let mut opts = FetchOptions::new();
+        opts.prune(git2::FetchPrune::On);
+        remote
+            .fetch(
+                &["+refs/heads/*:refs/remotes/origin/*"],
+                Some(&mut opts),
+                None,
+            )
+            .map_err(|e| {
+                if is_unreachable(&e) {
+                    GitError::Unreachable {
+                        url: self.url.clone(),
+                        message: e.message().to_owned(),
+                    }
+                } else {
+                    GitError::Git {
+                        context: format!("fetching {}", self.url),
+                        source: e,
+                    }
+                }
+            })?;
+        // An empty remote advertises no HEAD; a local one can still be asked directly.
+        let head = advertised
+            .or_else(|| local_remote_head(&self.remote))
+            .or_else(|| {
+                self.repo
+                    .find_reference("refs/remotes/origin/HEAD")
+                    .ok()
+                    .and_then(|r| r.symbolic_target().map(str::to_owned))
+                    .map(|t| t.replace("refs/remotes/origin/", "refs/heads/"))
+            })
+            .unwrap_or_else(|| "refs/heads/master".into());
+        let branch = head.trim_start_matches("refs/heads/").to_owned();
+        let tracking = format!("refs/remotes/origin/{branch}");
+        if self.repo.find_reference(&tracking).is_ok() {
+            self.repo
+                .reference_symbolic("refs/remotes/origin/HEAD", &tracking, true, "origin HEAD")
+                .ctx(|| "recording origin/HEAD".into())?;
+        }
+        self.primary = branch;
+        Ok(())
+    }
+
+    /// The branch checked out, if HEAD is on one (also when it has no commit yet).
+    pub fn current_branch(&self) -> Option<String> {
+        let head = self.repo.find_reference("HEAD").ok()?;
+        head.symbolic_target()
+            .and_then(|t| t.strip_prefix("refs/heads/"))
+            .map(str::to_owned)
+    }
+
+    /// Checks out `branch`: the local one if it exists, else a new one from
+    /// `origin/<branch>`, else a new one from HEAD (or an unborn one in an empty clone).
+    /// Uncommitted changes are discarded: the working tree belongs to the bot.
+    pub fn switch(&self, branch: &str) -> Result<(), GitError> {
+        let local = format!("refs/heads/{branch}");
+        if self.repo.find_reference(&local).is_err() {
+            let start = self
+                .repo
+                .refname_to_id(&format!("refs/remotes/origin/{branch}"))
+                .ok()
+                .or_else(|| self.repo.head().ok().and_then(|h| h.target()));
+            if let Some(oid) = start {
+                self.repo
+                    .reference(&local, oid, false, "branch: created")
+                    .ctx(|| format!("creating branch {branch}"))?;
+            }
+        }
+        self.repo
+            .set_head(&local)
+            .ctx(|| format!("switching to {branch}"))?;
+        if self.repo.head().is_ok() {
+            self.reset_to_head()?;
+        }
+        Ok(())
+    }
+
+    /// Makes the working tree and index exactly HEAD's commit, removing untracked files (what
+    /// a crash between writing and committing left behind).
+    pub fn reset_to_head(&self) -> Result<(), GitError> {
+        let Ok(head) = self.repo.head() else {
+            return Ok(()); // no commit yet: nothing to reset to
+        };
+        let commit = head.peel_to_commit().ctx(|| "reading HEAD".into())?;
+        self.repo
+            .reset(commit.as_object(), git2::ResetType::Hard, None)
+            .ctx(|| "resetting the working tree".into())?;
+        let mut co = git2::build::CheckoutBuilder::new();
+        co.force().remove_untracked(true);
+        self.repo
+            .checkout_head(Some(&mut co))
+            .ctx(|| "cleaning the working tree".into())
+    }
+
+    /// The file at `path` in HEAD's commit (not the working tree); `None` if absent.
+    pub fn committed_file(&self, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let rel = checked_path(path)?;
+        let Ok(head) = self.repo.head() else {
+            return Ok(None);
+        };
+        let tree = head.peel_to_tree().ctx(|| "reading HEAD's tree".into())?;
+        let Ok(entry) = tree.get_path(rel) else {
+            return Ok(None);
+        };
+        let blob = self
+            .repo
+            .find_blob(entry.id())
+            .ctx(|| format!("reading {path}"))?;
+        Ok(Some(blob.content().to_vec()))
+    }
+
+    /// Writes `bytes` to `path` in the working tree (directories created), byte for byte.
+    pub fn write_file(&self, path: &str, bytes: &[u8]) -> Result<(), GitError> {
+        let full = self.dir().join(checked_path(path)?);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&full, bytes).ctx(|| format!("writing {}", full.display()))
+    }
+
+    /// Stages `paths` (a missing file is staged as deleted) and commits them on the current
+    /// branch with `message`, by `author`, committed by `committer`. `None` when that
+    /// changes nothing (no empty commits).
+    pub fn commit(
+        &self,
+        paths: &[&str],
+        message: &str,
+        author: &Identity,
+        committer: &Identity,
+    ) -> Result<Option<Oid>, GitError> {
+        let mut index = self.repo.index().ctx(|| "opening the index".into())?;
+        for path in paths {
+            let rel = checked_path(path)?;
+            if self.dir().join(rel).exists() {
+                index.add_path(rel).ctx(|| format!("staging {path}"))?;
+            } else {
+                index
+                    .remove_path(rel)
+                    .ctx(|| format!("staging the removal of {path}"))?;
+            }
+        }
+        index.write().ctx(|| "writing the index".into())?;
+        let tree_id = index.write_tree().ctx(|| "writing the tree".into())?;
+        let parent = match self.repo.head() {
+            Ok(h) => Some(h.peel_to_commit().ctx(|| "reading HEAD".into())?),
+            Err(_) => None,
+        };
+        if parent.as_ref().is_some_and(|p| p.tree_id() == tree_id) {
+            return Ok(None);
+        }
+        let tree = self
+            .repo
+            .find_tree(tree_id)
+            .ctx(|| "reading the new tree".into())?;
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let oid = self
+            .repo
+            .commit(
+                Some("HEAD"),
+                &author.signature()?,
+                &committer.signature()?,
+                message,
+                &tree,
+                &parents,
+            )
+            .ctx(|| "committing".into())?;
+        Ok(Some(oid))
+    }
+
+    /// The commit a local branch points to; `None` if it has none.
+    pub fn branch_tip(&self, branch: &str) -> Option<Oid> {
+        self.repo
+            .refname_to_id(&format!("refs/heads/{branch}"))
+            .ok()
+    }
+
+    /// The commit `origin/<branch>` pointed to at the last fetch or push.
+    pub fn remote_tip(&self, branch: &str) -> Option<Oid> {
+        self.repo
+            .refname_to_id(&format!("refs/remotes/origin/{branch}"))
+            .ok()
+    }
+
+    /// Commits on the local `branch` that `origin/<branch>` does not have, newest first.
+    pub fn unpushed(&self, branch: &str) -> Result<Vec<Oid>, GitError> {
+        let Some(tip) = self.branch_tip(branch) else {
+            return Ok(Vec::new());
+        };
+        let mut walk = self.repo.revwalk().ctx(|| "walking history".into())?;
+        walk.push(tip).ctx(|| "walking history".into())?;
+        if let Some(remote) = self.remote_tip(branch) {
+            walk.hide(remote).ctx(|| "walking history".into())?;
+        }
+        walk.map(|r| r.ctx(|| "walking history".into())).collect()
+    }
+
+    /// True if `origin/<branch>` contains `commit` (as of the last fetch or push).
+    pub fn is_pushed(&self, commit: Oid, branch: &str) -> bool {
+        self.remote_tip(branch).is_some_and(|r| {
+            r == commit || self.repo.graph_descendant_of(r, commit).unwrap_or(false)
+        })
+    }
+
+    /// The newest of the last `limit` commits of `branch` whose message has `line` on a line
+    /// of its own (a `Job-Id` trailer).
+    pub fn find_commit_with_line(
+        &self,
+        branch: &str,
+        line: &str,
+        limit: usize,
+    ) -> Result<Option<Oid>, GitError> {
+        let Some(tip) = self.branch_tip(branch) else {
+            return Ok(None);
+        };
+        let mut walk = self.repo.revwalk().ctx(|| "walking history".into())?;
+        walk.push(tip).ctx(|| "walking history".into())?;
+        for oid in walk.take(limit) {
+            let oid = oid.ctx(|| "walking history".into())?;
+            let commit = self
+                .repo
+                .find_commit(oid)
+                .ctx(|| "reading a commit".into())?;
+            if commit
+                .message()
+                .is_some_and(|m| m.lines().any(|l| l == line))
+            {
+                return Ok(Some(oid));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first line of a commit's message.
+    pub fn summary(&self, commit: Oid) -> Option<String> {
+        let c = self.repo.find_commit(commit).ok()?;
+        c.summary().map(str::to_owned)
+    }
+
+    /// `git pull origin <branch> -X ours|theirs` on the checked-out `branch`: fetch it, then
+    /// fast-forward, or merge with conflicts going to `favor`'s side.
+    ///
+    /// libgit2 merges with a file favour exactly as git's `-X` strategy option does for
+    /// content conflicts. Conflicts git's `-X` leaves for a person (modified on one side,
+    /// deleted on the other) also go to `favor`'s side here: nobody is there to resolve them.
+    pub fn pull(
+        &mut self,
+        branch: &str,
+        favor: Favor,
+        committer: &Identity,
+    ) -> Result<Pulled, GitError> {
+        self.fetch_branch(branch)?;
+        self.merge_remote(branch, favor, committer)
+    }
+
+    fn fetch_branch(&self, branch: &str) -> Result<(), GitError> {
+        let mut remote = self
+            .repo
+            .find_remote("origin")
+            .ctx(|| "the working clone has no origin".into())?;
+        let spec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+        remote.fetch(&[&spec], None, None).map_err(|e| {
+            if is_unreachable(&e) {
+                GitError::Unreachable {
+                    url: self.url.clone(),
+                    message: e.message().to_owned(),
+                }
+            } else {
+                GitError::Git {
+                    context: format!("fetching {branch} from {}", self.url),
+                    source: e,
+                }
+            }
+        })
+    }
+
+    fn merge_remote(
+        &self,
+        branch: &str,
+        favor: Favor,
+        committer: &Identity,
+    ) -> Result<Pulled, GitError> {
+        let Some(theirs) = self.remote_tip(branch) else {
+            return Ok(Pulled::NoRemoteBranch);
+        };
+        let local = format!("refs/heads/{branch}");
+        let Some(ours) = self.branch_tip(branch) else {
+            // Nothing committed here yet: take the remote's branch as it is.
+            self.repo
+                .reference(&local, theirs, true, "pull: fast-forward")
+                .ctx(|| format!("creating {branch}"))?;
+            self.reset_to_head()?;
+            return Ok(Pulled::FastForward);
+        };
+        let descends = |a: Oid, b: Oid| self.repo.graph_descendant_of(a, b).unwrap_or(false);
+        if ours == theirs || descends(ours, theirs) {
+            return Ok(Pulled::UpToDate);
+        }
+        if descends(theirs, ours) {
+            self.repo
+                .reference(&local, theirs, true, "pull: fast-forward")
+                .ctx(|| format!("fast-forwarding {branch}"))?;
+            self.reset_to_head()?;
+            return Ok(Pulled::FastForward);
+        }
+        let our_commit = self
+            .repo
+            .find_commit(ours)
+            .ctx(|| "reading our tip".into())?;
+        let their_commit = self
+            .repo
+            .find_commit(theirs)
+            .ctx(|| "reading the remote's tip".into())?;
+        let mut opts = git2::MergeOptions::new();
+        opts.file_favor(match favor {
+            Favor::Ours => git2::FileFavor::Ours,
+            Favor::Theirs => git2::FileFavor::Theirs,
+        });
+        let mut index = self
+            .repo
+            .merge_commits(&our_commit, &their_commit, Some(&opts))
+            .ctx(|| format!("merging origin/{branch}"))?;
+        if index.has_conflicts() {
+            resolve_conflicts(&mut index, favor)?;
+        }
+        let tree_id = index
+            .write_tree_to(&self.repo)
+            .ctx(|| "writing the merged tree".into())?;
+        if tree_id == their_commit.tree_id() {
+            self.repo
+                .reference(&local, theirs, true, "pull: already upstream")
+                .ctx(|| format!("resetting {branch} to origin/{branch}"))?;
+            self.reset_to_head()?;
+            return Ok(Pulled::AlreadyUpstream);
+        }
+        let tree = self
+            .repo
+            .find_tree(tree_id)
+            .ctx(|| "reading the merged tree".into())?;
+        let sig = committer.signature()?;
+        let message = format!("Merge branch '{branch}' of {}", self.url);
+        let merge = self
+            .repo
+            .commit(
+                None,
+                &sig,
+                &sig,
+                &message,
+                &tree,
+                &[&our_commit, &their_commit],
+            )
+            .ctx(|| "committing the merge".into())?;
+        self.repo
+            .reference(&local, merge, true, "pull: merge")
+            .ctx(|| format!("moving {branch} to the merge"))?;
+        if self.current_branch().as_deref() == Some(branch) {
+            self.reset_to_head()?;
+        }
+        Ok(Pulled::Merged(merge))
+    }
+
+    /// `git push origin <branch>:<branch>`, never forced. A refusal (the remote moved
+    /// meanwhile, a hook said no) is [`GitError::Rejected`]; a remote that cannot be reached
+    /// is [`GitError::Unreachable`].
+    pub fn push(&self, branch: &str) -> Result<(), GitError> {
+        let Some(tip) = self.branch_tip(branch) else {
+            return Ok(()); // nothing committed: nothing to push
+        };
+        let mut remote = self
+            .repo
+            .find_remote("origin")
+            .ctx(|| "the working clone has no origin".into())?;
+        let refused = std::cell::RefCell::new(None::<String>);
+        let mut callbacks = git2::RemoteCallbacks::new();
+        callbacks.push_update_reference(|name, status| {
+            if let Some(msg) = status {
+                *refused.borrow_mut() = Some(format!("{name}: {msg}"));
+            }
+            Ok(())
+        });
+        let mut opts = git2::PushOptions::new();
+        opts.remote_callbacks(callbacks);
+        let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        let pushed = remote.push(&[&spec], Some(&mut opts));
+        drop(opts);
+        let rejected = |message: String| GitError::Rejected {
+            url: self.url.clone(),
+            branch: branch.to_owned(),
+            message,
+        };
+        match pushed {
+            Err(e) if e.code() == git2::ErrorCode::NotFastForward => {
+                return Err(rejected(e.message().to_owned()));
+            }
+            Err(e) if is_unreachable(&e) => {
+                return Err(GitError::Unreachable {
+                    url: self.url.clone(),
+                    message: e.message().to_owned(),
+                });
+            }
+            Err(e) => return Err(rejected(e.message().to_owned())),
+            Ok(()) => {}
+        }
+        if let Some(msg) = refused.into_inner() {
+            return Err(rejected(msg));
+        }
+        self.repo
+            .reference(&format!("refs/remotes/origin/{branch}"), tip, true, "push")
+            .ctx(|| format!("recording origin/{branch}"))?;
+        Ok(())
+    }
+
+    /// `change_branch` of NetKAN-Infra: fetches `branch` from origin and checks it out (the
+    /// remote's if it exists, else a new one from the current commit, or the local one),
+    /// runs `work`, then, whatever `work` returned, pulls the remote branch `-X ours`
+    /// (failures ignored), pushes the branch and checks the previous branch out again.
+    ///
+    /// Returns `work`'s error first, then the push's.
+    pub fn on_branch<R>(
+        &mut self,
+        branch: &str,
+        committer: &Identity,
+        work: impl FnOnce(&mut Self) -> Result<R, GitError>,
+    ) -> Result<R, GitError> {
+        let previous = self
+            .current_branch()
+            .unwrap_or_else(|| self.primary.clone());
+        // A branch the remote lacks is not an error: it is created here.
+        let _ = self.fetch_branch(branch);
+        self.switch(branch)?;
+        let result = work(self);
+        let _ = self.merge_remote(branch, Favor::Ours, committer);
+        let pushed = self.push(branch);
+        let back = self.switch(&previous);
+        let value = result?;
+        pushed?;
+        back?;
+        Ok(value)
+    }
+}
+
+/// Settles every conflict of a merge on `favor`'s side (its version, or its deletion).
+fn resolve_conflicts(index: &mut git2::Index, favor: Favor) -> Result<(), GitError> {
+    let conflicts: Vec<git2::IndexConflict> = index
+        .conflicts()
+        .ctx(|| "reading merge conflicts".into())?
+        .collect::<Result<_, _>>()
+        .ctx(|| "reading merge conflicts".into())?;
+    // Bits 12-13 of an entry's flags are its merge stage; a resolved entry is stage 0.
+    const STAGE_MASK: u16 = 0x3000;
+    for c in conflicts {
+        let Some(path) = [&c.our, &c.their, &c.ancestor]
+            .into_iter()
+            .flatten()
+            .next()
+            .map(|e| e.path.clone())
+        else {
+            continue;
+        };
+        let p = Path::new(
+            std::str::from_utf8(&path)
+                .map_err(|_| GitError::BadPath(String::from_utf8_lossy(&path).into_owned()))?,
+        );
+        index
+            .conflict_remove(p)
+            .ctx(|| format!("resolving the conflict on {}", p.display()))?;
+        let winner = match favor {
+            Favor::Ours => c.our,
+            Favor::Theirs => c.their,
+        };
+        if let Some(mut entry) = winner {
+            entry.flags &= !STAGE_MASK;
+            index
+                .add(&entry)
+                .ctx(|| format!("resolving the conflict on {}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The default branch of a remote that is a local (bare) repository, read from its HEAD:
+/// an empty repository advertises none over the protocol, yet knows it.
+fn local_remote_head(remote: &str) -> Option<String> {
+    if remote.contains("://") {
+        return None;
+    }
+    let repo = Repository::open_bare(remote).ok()?;
+    let head = repo.find_reference("HEAD").ok()?;
+    head.symbolic_target().map(str::to_owned)
+}
+
+/// A repository-relative path that stays inside the working tree.
+fn checked_path(path: &str) -> Result<&Path, GitError> {
+    let p = Path::new(path);
+    let ok = !path.is_empty()
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if ok {
+        Ok(p)
+    } else {
+        Err(GitError::BadPath(path.to_owned()))
+    }
+}

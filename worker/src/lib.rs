@@ -8,12 +8,16 @@
 //! - `analyzer`: guesses a new mod's `.netkan` properties from its zip (the adder,
 //!   `netkan analyze-mod`); `netkan_yaml`: `.netkan` documents as YAML in NetKAN-Infra's
 //!   layout; `fetch`: downloads into a file.
+//! - `git`: working clones: read (the push worker) and write (commit, pull `-X ours`, push,
+//!   branches) for the indexer and the adder.
+//! - `forge`: GitHub pull requests, labels, comments and the rate limit.
 //! - `bench`: the job-core benchmark (`netkan-worker bench`).
 
 pub mod analyzer;
 pub mod bench;
 pub mod context;
 pub mod fetch;
+pub mod forge;
 pub mod git;
 pub mod jobs;
 pub mod netkan_yaml;

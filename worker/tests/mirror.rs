@@ -149,10 +149,7 @@ impl World {
         settings.mirror.secret_key = Secret::new(SECRET);
         settings.hosts.archive_org = server.url.clone();
         settings.hosts.github_api = format!("{}/api", server.url);
-        settings
-            .hosts
-            .rewrite
-            .insert("https://github.com/".into(), format!("{}/gh/", server.url));
+        settings.hosts.github = format!("{}/gh", server.url);
         Self {
             redis,
             _dir: dir,
@@ -461,7 +458,7 @@ async fn the_directory_target_writes_the_item_and_its_record_and_is_idempotent()
     let before = listing(&item);
     assert_eq!(
         before,
-        [filename.clone(), "AwesomeMod-1.0.0_meta.json".to_owned()]
+        ["AwesomeMod-1.0.0_meta.json".to_owned(), filename.clone()]
     );
 
     let again = worker.enqueue(&w.redis, mirror_job(PATH)).await;

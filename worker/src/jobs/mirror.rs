@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use netkan_common::ckan::{Module, parse_ckan};
-use netkan_common::config::{GameSettings, MirrorSettings, MirrorTarget, Secret, Settings};
+use netkan_common::config::{GameSettings, MirrorSettings, MirrorTarget, Settings};
 use netkan_inflator::cache::{CachedFile, DownloadCache};
 use netkan_inflator::http::HttpClient;
 
@@ -51,10 +51,6 @@ pub struct MirrorEnv {
     pub http: HttpClient,
     /// The download cache shared with the inflator.
     pub cache: DownloadCache,
-    /// GitHub's API (default branches of repositories).
-    pub github_api: String,
-    /// GitHub token, if any.
-    pub github_token: Secret,
     /// One checkout of CKAN-meta per game is shared by this process's mirror jobs; they take
     /// turns updating and reading it.
     checkout: tokio::sync::Mutex<()>,
@@ -83,8 +79,6 @@ impl MirrorEnv {
             target,
             http,
             cache: DownloadCache::new(all.cache_dir(), all.cache.max_bytes),
-            github_api: all.hosts.github_api.trim_end_matches('/').to_owned(),
-            github_token: all.hosts.github_token.clone(),
             checkout: tokio::sync::Mutex::new(()),
         }
     }
@@ -320,50 +314,30 @@ async fn archive_source(
     ctx.info(format!("archiving the source from {url}"));
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let path = dir.path().join("source.zip");
-    let (size, sha1) = crate::fetch::to_file(&env.http, &url, &path).await?;
+    let got = crate::fetch::to_file(&env.http, &url, &path).await?;
     target
         .upload(Upload {
             item: &plan.item,
             file_name: &plan.source_filename,
             path: &path,
             content_type: "application/zip",
-            size,
-            sha1: &sha1,
+            size: got.size,
+            sha1: &got.sha1,
             metadata: &plan.metadata,
         })
         .await?;
     Ok(Some(plan.source_filename.clone()))
 }
 
-/// A GitHub repository's default branch (`GET /repos/<owner>/<name>`).
+/// A GitHub repository's default branch (`GET /repos/<owner>/<name>`, routed to
+/// `hosts.github_api` with the token).
 async fn default_branch(env: &MirrorEnv, owner: &str, name: &str) -> anyhow::Result<String> {
     #[derive(serde::Deserialize)]
     struct Repo {
         default_branch: String,
     }
-    let mut request = env
-        .http
-        .client()
-        .get(format!("{}/repos/{owner}/{name}", env.github_api))
-        .header("accept", "application/vnd.github+json")
-        .timeout(std::time::Duration::from_secs(
-            env.http.settings().timeout_secs,
-        ));
-    if !env.github_token.is_empty() {
-        request = request.bearer_auth(env.github_token.expose());
-    }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| anyhow!("asking GitHub for {owner}/{name}: {}", e.without_url()))?;
-    let status = response.status();
-    if !status.is_success() {
-        anyhow::bail!("GitHub answered {status} for the repository {owner}/{name}");
-    }
-    let repo: Repo = response
-        .json()
-        .await
-        .map_err(|e| anyhow!("GitHub's answer for {owner}/{name}: {}", e.without_url()))?;
+    let url = format!("{}/repos/{owner}/{name}", netkan_inflator::http::GITHUB_API);
+    let repo: Repo = env.http.get_json(&url).await?;
     Ok(repo.default_branch)
 }
 

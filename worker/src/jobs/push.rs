@@ -385,20 +385,9 @@ fn highest_versions(
 }
 
 async fn mark_frozen(ctx: &JobContext, game: &Game, id: &str) -> anyhow::Result<()> {
-    let keys = ctx.queue().keys();
+    let store = netkan_common::status::StatusStore::new(ctx.queue().keys().clone());
     let mut conn = ctx.redis().get().await?;
-    let () = redis::pipe()
-        .cmd("HSET")
-        .arg(keys.status(game, id))
-        .arg("frozen")
-        .arg("true")
-        .ignore()
-        .cmd("SADD")
-        .arg(keys.status_index(game))
-        .arg(id)
-        .ignore()
-        .query_async(&mut *conn)
-        .await?;
+    store.set_frozen(&mut *conn, game, id, true).await?;
     Ok(())
 }
 

@@ -4,6 +4,8 @@
 //! built in the test.
 #![allow(clippy::unwrap_used, dead_code, unreachable_pub)] // Test helpers fail loudly by design.
 
+pub mod github;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::TcpListener;
@@ -254,6 +256,7 @@ pub fn settings(
         GameSettings {
             netkan: netkan.map(|p| Secret::new(p.display().to_string())),
             ckanmeta: ckanmeta.map(|p| Secret::new(p.display().to_string())),
+            ..GameSettings::default()
         },
     );
     s

@@ -1,0 +1,389 @@
+//! The git write plumbing against real bare repositories and the real `git`: clones, the
+//! primary branch, commits with identities and trailers, pull `-X ours`, push refusals,
+//! `change_branch`.
+#![allow(clippy::unwrap_used)] // Test helpers fail loudly by design.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use netkan_worker::git::{Favor, GitError, Identity, Pulled, WorkTree, message_with_job};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Someone")
+        .env("GIT_AUTHOR_EMAIL", "someone@example.com")
+        .env("GIT_COMMITTER_NAME", "Someone")
+        .env("GIT_COMMITTER_EMAIL", "someone@example.com")
+        .output()
+        .expect("git is installed");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn bot() -> Identity {
+    Identity::new("NetKAN inflator Robot", "netkan-bot@ksp-ckan.space")
+}
+
+/// A bare repository with one commit ("Test Data") on `branch`, holding `files`.
+fn upstream(root: &Path, branch: &str, files: &[(&str, &str)]) -> PathBuf {
+    let src = root.join("src");
+    git(root, &["init", "-q", "-b", branch, src.to_str().unwrap()]);
+    for (path, text) in files {
+        let p = src.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    git(&src, &["add", "-A"]);
+    git(&src, &["commit", "-q", "-m", "Test Data"]);
+    let bare = root.join("upstream.git");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            src.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    bare
+}
+
+fn log(bare: &Path, branch: &str) -> Vec<String> {
+    git(bare, &["log", "--format=%s", branch])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_primary_branch_comes_from_origin_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(dir.path(), "main", &[("a.txt", "a\n")]);
+    let tree = WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("w")).unwrap();
+    assert_eq!(tree.primary(), "main");
+    assert_eq!(tree.current_branch().as_deref(), Some("main"));
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let bare2 = upstream(dir2.path(), "master", &[("a.txt", "a\n")]);
+    let tree2 = WorkTree::open_or_clone(bare2.to_str().unwrap(), &dir2.path().join("w")).unwrap();
+    assert_eq!(tree2.primary(), "master");
+}
+
+#[test]
+fn commits_carry_the_author_committer_and_job_trailer_and_are_never_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(dir.path(), "main", &[("a.txt", "a\n")]);
+    let tree = WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("w")).unwrap();
+    let id = netkan_common::JobId::new();
+    tree.write_file("Foo/Foo-1.0.ckan", b"{}\n").unwrap();
+    let author = Identity::new("A Modder", "modder@example.com");
+    let oid = tree
+        .commit(
+            &["Foo/Foo-1.0.ckan"],
+            &message_with_job("NetKAN added mod - Foo-1.0", &id),
+            &author,
+            &bot(),
+        )
+        .unwrap()
+        .expect("a new file is a commit");
+    assert_eq!(tree.unpushed("main").unwrap(), vec![oid]);
+    assert!(!tree.is_pushed(oid, "main"));
+    // Same content again: nothing to commit.
+    tree.write_file("Foo/Foo-1.0.ckan", b"{}\n").unwrap();
+    assert_eq!(
+        tree.commit(&["Foo/Foo-1.0.ckan"], "again", &author, &bot())
+            .unwrap(),
+        None
+    );
+    tree.push("main").unwrap();
+    assert!(tree.is_pushed(oid, "main"));
+    assert!(tree.unpushed("main").unwrap().is_empty());
+    let shown = git(
+        &bare,
+        &["log", "-1", "--format=%an <%ae>|%cn <%ce>|%B", "main"],
+    );
+    assert_eq!(
+        shown.trim_end(),
+        format!(
+            "A Modder <modder@example.com>|NetKAN inflator Robot <netkan-bot@ksp-ckan.space>|NetKAN added mod - Foo-1.0\n\nJob-Id: {id}"
+        )
+    );
+    assert_eq!(
+        tree.find_commit_with_line("main", &format!("Job-Id: {id}"), 10)
+            .unwrap(),
+        Some(oid)
+    );
+    assert_eq!(git(&bare, &["show", "main:Foo/Foo-1.0.ckan"]), "{}\n");
+}
+
+#[test]
+fn an_empty_remote_gets_its_first_commit_on_its_head_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("empty.git");
+    git(
+        dir.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    let tree = WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("w")).unwrap();
+    assert_eq!(tree.primary(), "main");
+    assert_eq!(tree.committed_file("x.txt").unwrap(), None);
+    tree.write_file("x.txt", b"x").unwrap();
+    tree.commit(&["x.txt"], "first", &bot(), &bot())
+        .unwrap()
+        .unwrap();
+    tree.push("main").unwrap();
+    assert_eq!(log(&bare, "main"), vec!["first"]);
+}
+
+#[test]
+fn pull_with_ours_keeps_our_side_of_a_conflict_and_pushes_a_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(
+        dir.path(),
+        "main",
+        &[("Foo/Foo.ckan", "base\n"), ("b.txt", "b\n")],
+    );
+    let mut ours =
+        WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("ours")).unwrap();
+    // Someone else pushes a conflicting change and an unrelated one first.
+    let other = dir.path().join("other");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(other.join("Foo/Foo.ckan"), "theirs\n").unwrap();
+    std::fs::write(other.join("c.txt"), "c\n").unwrap();
+    git(&other, &["add", "-A"]);
+    git(&other, &["commit", "-q", "-m", "their change"]);
+    git(&other, &["push", "-q", "origin", "main"]);
+
+    ours.write_file("Foo/Foo.ckan", b"ours\n").unwrap();
+    ours.commit(&["Foo/Foo.ckan"], "our change", &bot(), &bot())
+        .unwrap()
+        .unwrap();
+    let e = ours.push("main").unwrap_err();
+    assert!(matches!(e, GitError::Rejected { .. }), "{e}");
+    assert!(e.is_transient());
+
+    let pulled = ours.pull("main", Favor::Ours, &bot()).unwrap();
+    assert!(matches!(pulled, Pulled::Merged(_)), "{pulled:?}");
+    ours.push("main").unwrap();
+    assert_eq!(git(&bare, &["show", "main:Foo/Foo.ckan"]), "ours\n");
+    assert_eq!(git(&bare, &["show", "main:c.txt"]), "c\n");
+    assert_eq!(
+        log(&bare, "main")[0],
+        format!("Merge branch 'main' of {}", bare.display())
+    );
+    // The working tree shows the merged result.
+    assert_eq!(
+        std::fs::read_to_string(ours.dir().join("c.txt")).unwrap(),
+        "c\n"
+    );
+}
+
+#[test]
+fn commits_the_remote_already_has_are_not_pushed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(dir.path(), "main", &[("a.txt", "a\n")]);
+    let mut one = WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("one")).unwrap();
+    let two = WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("two")).unwrap();
+    for tree in [&one, &two] {
+        tree.write_file("Foo/Foo-1.ckan", b"same\n").unwrap();
+        let id = netkan_common::JobId::new();
+        tree.commit(
+            &["Foo/Foo-1.ckan"],
+            &message_with_job("NetKAN added mod - Foo-1", &id),
+            &bot(),
+            &bot(),
+        )
+        .unwrap()
+        .unwrap();
+    }
+    two.push("main").unwrap();
+    assert!(one.push("main").is_err());
+    assert_eq!(
+        one.pull("main", Favor::Ours, &bot()).unwrap(),
+        Pulled::AlreadyUpstream
+    );
+    assert!(one.unpushed("main").unwrap().is_empty());
+    assert_eq!(
+        log(&bare, "main"),
+        vec!["NetKAN added mod - Foo-1", "Test Data"]
+    );
+}
+
+#[test]
+fn an_unreachable_remote_is_named_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(dir.path(), "main", &[("a.txt", "a\n")]);
+    let tree = WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("w")).unwrap();
+    tree.write_file("b.txt", b"b").unwrap();
+    tree.commit(&["b.txt"], "b", &bot(), &bot())
+        .unwrap()
+        .unwrap();
+    std::fs::remove_dir_all(&bare).unwrap();
+    let e = tree.push("main").unwrap_err();
+    assert!(matches!(e, GitError::Unreachable { .. }), "{e}");
+
+    let e = WorkTree::open_or_clone(
+        "http://bot:hunter2@127.0.0.1:1/CKAN-meta.git",
+        &dir.path().join("w2"),
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(e, GitError::Unreachable { .. }), "{e}");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+}
+
+#[test]
+fn paths_outside_the_working_tree_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(dir.path(), "main", &[("a.txt", "a\n")]);
+    let tree = WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("w")).unwrap();
+    for bad in ["../escape", "/etc/passwd", "", "a/../../b"] {
+        assert!(
+            matches!(tree.write_file(bad, b"x"), Err(GitError::BadPath(_))),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn change_branch_commits_on_a_new_branch_pushes_it_and_returns_to_primary() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(dir.path(), "main", &[("a.txt", "a\n")]);
+    let mut tree = WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("w")).unwrap();
+    let oid = tree
+        .on_branch("add/DogeCoinFlag-v1.02", &bot(), |t| {
+            assert_eq!(
+                t.current_branch().as_deref(),
+                Some("add/DogeCoinFlag-v1.02")
+            );
+            t.write_file("DogeCoinFlag/DogeCoinFlag-v1.02.ckan", b"{}\n")?;
+            t.commit(
+                &["DogeCoinFlag/DogeCoinFlag-v1.02.ckan"],
+                "NetKAN added mod - DogeCoinFlag-v1.02",
+                &bot(),
+                &bot(),
+            )
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(tree.current_branch().as_deref(), Some("main"));
+    assert!(
+        !tree.dir().join("DogeCoinFlag").exists(),
+        "the staged file is not on primary"
+    );
+    assert_eq!(log(&bare, "main"), vec!["Test Data"]);
+    assert_eq!(
+        log(&bare, "add/DogeCoinFlag-v1.02"),
+        vec!["NetKAN added mod - DogeCoinFlag-v1.02", "Test Data"]
+    );
+    assert!(tree.is_pushed(oid, "add/DogeCoinFlag-v1.02"));
+}
+
+#[test]
+fn change_branch_builds_on_the_remote_branch_when_it_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(dir.path(), "main", &[("a.txt", "a\n")]);
+    let other = dir.path().join("other");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    git(&other, &["checkout", "-q", "-b", "add/Foo-1"]);
+    std::fs::write(other.join("earlier.txt"), "e\n").unwrap();
+    git(&other, &["add", "-A"]);
+    git(&other, &["commit", "-q", "-m", "earlier on the branch"]);
+    git(&other, &["push", "-q", "origin", "add/Foo-1"]);
+
+    let mut tree = WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("w")).unwrap();
+    tree.on_branch("add/Foo-1", &bot(), |t| {
+        assert!(t.dir().join("earlier.txt").exists());
+        t.write_file("later.txt", b"l\n")?;
+        t.commit(&["later.txt"], "later", &bot(), &bot())
+    })
+    .unwrap();
+    assert_eq!(
+        log(&bare, "add/Foo-1"),
+        vec!["later", "earlier on the branch", "Test Data"]
+    );
+    assert_eq!(tree.current_branch().as_deref(), Some("main"));
+}
+
+#[test]
+fn a_crash_between_writing_and_committing_is_cleaned_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(dir.path(), "main", &[("a.txt", "a\n")]);
+    let w = dir.path().join("w");
+    {
+        let tree = WorkTree::open_or_clone(bare.to_str().unwrap(), &w).unwrap();
+        tree.write_file("a.txt", b"changed").unwrap();
+        tree.write_file("New/New-1.ckan", b"new").unwrap();
+    }
+    let tree = WorkTree::open_or_clone(bare.to_str().unwrap(), &w).unwrap();
+    tree.reset_to_head().unwrap();
+    assert_eq!(std::fs::read_to_string(w.join("a.txt")).unwrap(), "a\n");
+    assert!(!w.join("New/New-1.ckan").exists());
+}
+
+#[test]
+fn pull_with_theirs_keeps_the_remote_side_and_deletions_follow_the_favoured_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(
+        dir.path(),
+        "main",
+        &[("x.txt", "base\n"), ("gone.txt", "g\n")],
+    );
+    let mut ours =
+        WorkTree::open_or_clone(bare.to_str().unwrap(), &dir.path().join("ours")).unwrap();
+    let other = dir.path().join("other");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(other.join("x.txt"), "theirs\n").unwrap();
+    std::fs::remove_file(other.join("gone.txt")).unwrap();
+    git(&other, &["add", "-A"]);
+    git(&other, &["commit", "-q", "-m", "their change"]);
+    git(&other, &["push", "-q", "origin", "main"]);
+
+    ours.write_file("x.txt", b"ours\n").unwrap();
+    ours.write_file("gone.txt", b"kept by us\n").unwrap();
+    ours.commit(&["x.txt", "gone.txt"], "our change", &bot(), &bot())
+        .unwrap()
+        .unwrap();
+    // Their side wins everywhere, so the merge would be their tree: nothing of ours is left.
+    assert_eq!(
+        ours.pull("main", Favor::Theirs, &bot()).unwrap(),
+        Pulled::AlreadyUpstream
+    );
+    assert_eq!(
+        std::fs::read_to_string(ours.dir().join("x.txt")).unwrap(),
+        "theirs\n"
+    );
+    assert!(!ours.dir().join("gone.txt").exists(), "their deletion wins");
+    assert!(ours.unpushed("main").unwrap().is_empty());
+}
