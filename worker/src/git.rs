@@ -367,7 +367,9 @@ pub struct WorkTree {
 
 impl WorkTree {
     /// Opens the working clone at `dir`, cloning `remote` (a path or URL) there first if
-    /// needed, and fetches. A directory left half-cloned by a crash is cloned again.
+    /// needed (a directory left half-cloned by a crash is cloned again). A fresh clone is
+    /// fetched; an existing one is not (call [`WorkTree::fetch`] or [`WorkTree::pull`]): it
+    /// knows its primary branch from its own `origin/HEAD`.
     pub fn open_or_clone(remote: &str, dir: &Path) -> Result<Self, GitError> {
         let url = redacted_url(remote);
         let repo = match Repository::open(dir) {
@@ -408,13 +410,20 @@ impl WorkTree {
                 })?
             }
         };
+        let known = repo
+            .find_reference("refs/remotes/origin/HEAD")
+            .ok()
+            .and_then(|r| r.symbolic_target().map(str::to_owned))
+            .and_then(|t| t.strip_prefix("refs/remotes/origin/").map(str::to_owned));
         let mut tree = Self {
             repo,
             remote: remote.to_owned(),
             url,
-            primary: String::new(),
+            primary: known.clone().unwrap_or_default(),
         };
-        tree.fetch()?;
+        if known.is_none() {
+            tree.fetch()?;
+        }
         if tree.repo.head().is_err() {
             // A clone of an empty remote: its first commit goes on the remote's HEAD branch.
             let head = format!("refs/heads/{}", tree.primary);

@@ -11,6 +11,7 @@
 //! - `git`: working clones: read (the push worker) and write (commit, pull `-X ours`, push,
 //!   branches) for the indexer and the adder.
 //! - `forge`: GitHub pull requests, labels, comments and the rate limit.
+//! - `notify`: notices for people (new inflation errors, scheduler skips) to a webhook.
 //! - `bench`: the job-core benchmark (`netkan-worker bench`).
 
 pub mod analyzer;
@@ -21,6 +22,7 @@ pub mod forge;
 pub mod git;
 pub mod jobs;
 pub mod netkan_yaml;
+pub mod notify;
 pub mod runner;
 
 use std::time::Duration;

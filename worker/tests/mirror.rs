@@ -140,7 +140,10 @@ impl World {
         let meta = bare_repo(
             dir.path(),
             "CKAN-meta",
-            &[(PATH, &ckan(&server.url, &zip, licence, repository))],
+            &[(
+                PATH,
+                ckan(&server.url, &zip, licence, repository).as_bytes(),
+            )],
         );
         let mut settings = support::settings(dir.path(), &redis, &["mirror"], None, Some(&meta));
         settings.mirror.target = MirrorTarget::ArchiveOrg;

@@ -1,5 +1,6 @@
 //! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
 
+pub mod index;
 pub mod mirror;
 pub mod noop;
 pub mod push;
@@ -13,7 +14,7 @@ use crate::context::Registry;
 use crate::runner::Role;
 
 /// Every role this build knows.
-pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, mirror::ROLE];
+pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, index::ROLE, mirror::ROLE];
 
 /// Builds the roles named in the settings (all known roles when none are named).
 ///
@@ -21,19 +22,21 @@ pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, mirror::ROLE];
 /// If a role name is unknown; the message lists the known ones.
 pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
     let settings = &all.worker;
+    // One HTTP client for the process (the forge, notices).
+    let http = crate::forge::http_client(&all.hosts)?;
     let names: Vec<String> = if settings.roles.is_empty() {
         ROLES.iter().map(|s| (*s).to_owned()).collect()
     } else {
         settings.roles.clone()
     };
-    // One HTTP client for every role of the process, built only if some role needs it.
-    let mut http: Option<netkan_inflator::http::HttpClient> = None;
-    let mut shared_http = || -> anyhow::Result<netkan_inflator::http::HttpClient> {
-        if let Some(h) = &http {
+    // The hosts client (routing, size limits) for downloads, built only if a role needs it.
+    let mut hosts_http: Option<netkan_inflator::http::HttpClient> = None;
+    let mut shared_hosts_http = || -> anyhow::Result<netkan_inflator::http::HttpClient> {
+        if let Some(h) = &hosts_http {
             return Ok(h.clone());
         }
         let h = netkan_inflator::http::HttpClient::new(&all.hosts)?;
-        http = Some(h.clone());
+        hosts_http = Some(h.clone());
         Ok(h)
     };
     names
@@ -54,9 +57,23 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     vec![QueueName::push()]
                 }
                 mirror::ROLE => {
-                    let env = mirror::MirrorEnv::new(all, shared_http()?);
+                    let env = mirror::MirrorEnv::new(all, shared_hosts_http()?);
                     mirror::register(&mut registry, Arc::new(env));
                     vec![QueueName::mirroring()]
+                }
+                index::ROLE => {
+                    let env = index::IndexEnv::new(
+                        all.data_dir.clone(),
+                        all.games.clone(),
+                        all.indexer.clone(),
+                        crate::git::Identity::from(&all.git),
+                        all.cache_dir(),
+                        Some(crate::forge::Forge::new(http.clone(), &all.hosts)),
+                        crate::notify::Notifier::new(http.clone(), all.notify.webhook_url.clone()),
+                        all.web.base_url.clone(),
+                    );
+                    index::register(&mut registry, Arc::new(env));
+                    vec![QueueName::outbound()]
                 }
                 other => anyhow::bail!(
                     "worker.roles: unknown role {other:?}; known roles: {}",

@@ -32,6 +32,10 @@ pub struct State {
     pub remaining: u64,
     /// Answer every call with this status (to test failures).
     pub fail_with: Option<u16>,
+    /// Bodies POSTed to `/notify` (the notification webhook).
+    pub notices: Vec<Value>,
+    /// `/notify` answers 500.
+    pub notify_fails: bool,
 }
 
 /// The running fake.
@@ -200,6 +204,16 @@ async fn rate_limit(state: Shared, req: HttpRequest) -> HttpResponse {
     HttpResponse::Ok().json(json!({"resources": {"core": {"limit": 5000, "remaining": remaining, "reset": 1_700_000_000u64, "used": 5000 - remaining}}}))
 }
 
+async fn notify(state: Shared, body: web::Json<Value>) -> HttpResponse {
+    let mut s = state.lock().unwrap();
+    s.notices.push(body.into_inner());
+    if s.notify_fails {
+        HttpResponse::InternalServerError().finish()
+    } else {
+        HttpResponse::NoContent().finish()
+    }
+}
+
 impl FakeGithub {
     /// Starts one (on the current tokio runtime).
     pub fn start() -> Self {
@@ -225,6 +239,7 @@ impl FakeGithub {
                     web::post().to(comment),
                 )
                 .route("/rate_limit", web::get().to(rate_limit))
+                .route("/notify", web::post().to(notify))
         })
         .listen(listener)
         .unwrap()
@@ -234,6 +249,16 @@ impl FakeGithub {
         let handle = server.handle();
         tokio::spawn(server);
         Self { url, state, handle }
+    }
+
+    /// The notification webhook's URL.
+    pub fn notify_url(&self) -> String {
+        format!("{}/notify", self.url)
+    }
+
+    /// The notices received.
+    pub fn notices(&self) -> Vec<Value> {
+        self.state.lock().unwrap().notices.clone()
     }
 
     /// A copy of the pull requests.

@@ -2,15 +2,17 @@
 //! GitHub and SpaceDock (actix-web on a free port, answers chosen by the test), bare git
 //! repositories in temp dirs, the worker in-process against a private redis-server, and zips
 //! built in the test.
-#![allow(clippy::unwrap_used, dead_code, unreachable_pub)] // Test helpers fail loudly by design.
+#![allow(clippy::unwrap_used, dead_code, unreachable_pub, unused_imports)] // Test helpers fail loudly by design.
 
 pub mod github;
+pub mod world;
+
+pub use world::{bare_repo, git};
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -151,52 +153,6 @@ async fn serve(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> H
     HttpResponse::build(actix_web::http::StatusCode::from_u16(reply.status).unwrap())
         .content_type(reply.content_type)
         .body(reply.body)
-}
-
-/// Runs `git` in `dir` as a fixed identity; panics with git's output on failure.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Tester")
-        .env("GIT_AUTHOR_EMAIL", "tester@example.com")
-        .env("GIT_COMMITTER_NAME", "Tester")
-        .env("GIT_COMMITTER_EMAIL", "tester@example.com")
-        .output()
-        .expect("git is installed");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "git {args:?} failed: {text}");
-    text
-}
-
-/// A bare repository (default branch `main`) at `root/<name>.git` holding `files`.
-pub fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let src = root.join(format!("{name}-src"));
-    git(root, &["init", "-q", "-b", "main", src.to_str().unwrap()]);
-    for (path, text) in files {
-        let p = src.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    std::fs::write(src.join("README.md"), format!("{name}\n")).unwrap();
-    git(&src, &["add", "-A"]);
-    git(&src, &["commit", "-q", "-m", "Test data"]);
-    let bare = root.join(format!("{name}.git"));
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            src.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
-    bare
 }
 
 /// A zip holding `files` (path, bytes), built with the zip crate.
