@@ -1,5 +1,6 @@
 //! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
 
+pub mod add;
 pub mod index;
 pub mod mirror;
 pub mod noop;
@@ -14,7 +15,7 @@ use crate::context::Registry;
 use crate::runner::Role;
 
 /// Every role this build knows.
-pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, index::ROLE, mirror::ROLE];
+pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, index::ROLE, mirror::ROLE, add::ROLE];
 
 /// Builds the roles named in the settings (all known roles when none are named).
 ///
@@ -60,6 +61,12 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     let env = mirror::MirrorEnv::new(all, shared_hosts_http()?);
                     mirror::register(&mut registry, Arc::new(env));
                     vec![QueueName::mirroring()]
+                }
+                add::ROLE => {
+                    let forge = crate::forge::Forge::new(http.clone(), &all.hosts);
+                    let env = add::AddEnv::new(all, shared_hosts_http()?, Some(forge));
+                    add::register(&mut registry, Arc::new(env));
+                    vec![QueueName::adding()]
                 }
                 index::ROLE => {
                     let env = index::IndexEnv::new(
