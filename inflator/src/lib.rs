@@ -36,6 +36,7 @@ pub mod error;
 pub mod game;
 pub mod hosts;
 pub mod http;
+mod inflate;
 pub mod json;
 pub mod metadata;
 pub mod pipeline;
@@ -48,3 +49,4 @@ pub mod validate;
 
 pub use context::{GameInfo, InflationLog, Services, TransformOptions};
 pub use error::InflateError;
+pub use inflate::{InflateRequest, InflatedModule, Inflation, Inflator, parse_releases};

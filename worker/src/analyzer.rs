@@ -4,26 +4,22 @@
 //! stanzas (the folder to find under the game's mod root, crafts to put under `Ships/`,
 //! junk to filter). Used by the adder and by `netkan analyze-mod`.
 //!
-//! The zip is read with the zip crate under limits of our own (entries, bytes read per file
-//! and in total), since only names and small text files are looked at and nothing is
-//! extracted. Differences from the reference, each a fix of a crash or of a value that
+//! The zip is opened with the inflator's defensive reader (`netkan_inflator::archive::Archive`:
+//! entry count, declared sizes, compression ratio, bounded reads; symbolic links and
+//! undecodable names refused), and the text this module reads is capped in total on top.
+//! Nothing is extracted. Differences from the reference, each a fix of a crash or of a value that
 //! could never be right: `parts` removes `config` only if present (the reference raises when
 //! a `.CFG` in capitals gave `parts` but not `config`); a craft without `type = VAB|SPH` gets
 //! no stanza (the reference writes `install_to: Ships/`); under a two-level mod root
 //! (`BepInEx/plugins`) the folder after it is found and named with the whole root.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Seek};
 use std::path::Path;
 
 use fancy_regex::Regex;
 use serde_json::{Map, Value, json};
 
-/// Entries a zip may have before it is refused.
-const MAX_ENTRIES: usize = 100_000;
-/// Bytes read from one `.cfg` or `.craft` file; the rest of a larger one is not looked at.
-const MAX_TEXT_BYTES: u64 = 8 * 1024 * 1024;
-/// Bytes read from all files together before the archive is refused (a zip bomb).
+/// Bytes of `.cfg` and `.craft` text read from one archive before it is refused.
 const MAX_TOTAL_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Why a download could not be analyzed.
@@ -265,26 +261,22 @@ fn decode_lenient(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).replace('\u{FFFD}', "")
 }
 
-fn read_entries<R: Read + Seek>(reader: R) -> Result<Vec<Entry>, AnalyzeError> {
-    let mut zip = zip::ZipArchive::new(reader).map_err(|e| AnalyzeError::NotZip(e.to_string()))?;
-    if zip.len() > MAX_ENTRIES {
-        return Err(AnalyzeError::TooLarge(format!(
-            "{} entries (at most {MAX_ENTRIES})",
-            zip.len()
-        )));
-    }
+fn read_entries(path: &Path) -> Result<Vec<Entry>, AnalyzeError> {
+    use netkan_inflator::archive::{Archive, ArchiveError};
+    let label = path.display().to_string();
+    let archive = Archive::open(path, label).map_err(|e| match e {
+        ArchiveError::TooLarge { .. } => AnalyzeError::TooLarge(e.to_string()),
+        ArchiveError::Io { .. } => AnalyzeError::Download(e.to_string()),
+        _ => AnalyzeError::NotZip(e.to_string()),
+    })?;
     let mut total = 0u64;
     let mut out = Vec::new();
-    for i in 0..zip.len() {
-        let mut file = zip.by_index(i).map_err(|e| AnalyzeError::Entry {
-            entry: format!("#{i}"),
-            message: e.to_string(),
-        })?;
-        if file.is_dir() {
+    for (index, entry) in archive.entries().iter().enumerate() {
+        if entry.is_dir || entry.refusal().is_some() {
             continue;
         }
-        let name = String::from_utf8_lossy(file.name_raw()).into_owned();
-        let parts: Vec<String> = name
+        let parts: Vec<String> = entry
+            .name
             .split('/')
             .filter(|p| !p.is_empty() && *p != ".")
             .map(str::to_owned)
@@ -292,27 +284,33 @@ fn read_entries<R: Read + Seek>(reader: R) -> Result<Vec<Entry>, AnalyzeError> {
         if parts.is_empty() {
             continue;
         }
-        let lower = name.to_lowercase();
+        let lower = entry.name.to_lowercase();
         let text = if lower.ends_with(".cfg") || lower.ends_with(".craft") {
-            let mut bytes = Vec::new();
-            (&mut file)
-                .take(MAX_TEXT_BYTES)
-                .read_to_end(&mut bytes)
-                .map_err(|e| AnalyzeError::Entry {
-                    entry: name.clone(),
-                    message: e.to_string(),
-                })?;
-            total += bytes.len() as u64;
-            if total > MAX_TOTAL_BYTES {
-                return Err(AnalyzeError::TooLarge(format!(
-                    "its text files expand beyond {MAX_TOTAL_BYTES} bytes"
-                )));
+            match archive.read(index) {
+                Ok(bytes) => {
+                    total += bytes.len() as u64;
+                    if total > MAX_TOTAL_BYTES {
+                        return Err(AnalyzeError::TooLarge(format!(
+                            "its text files expand beyond {MAX_TOTAL_BYTES} bytes"
+                        )));
+                    }
+                    Some(decode_lenient(&bytes))
+                }
+                Err(e) => {
+                    return Err(AnalyzeError::Entry {
+                        entry: entry.name.clone(),
+                        message: e.to_string(),
+                    });
+                }
             }
-            Some(decode_lenient(&bytes))
         } else {
             None
         };
-        out.push(Entry { name, parts, text });
+        out.push(Entry {
+            name: entry.name.clone(),
+            parts,
+            text,
+        });
     }
     Ok(out)
 }
@@ -322,21 +320,7 @@ fn read_entries<R: Read + Seek>(reader: R) -> Result<Vec<Entry>, AnalyzeError> {
 /// # Errors
 /// If the file is not a zip, cannot be read, or expands beyond the limits.
 pub fn analyze_file(ident: &str, mod_root: &str, path: &Path) -> Result<Analysis, AnalyzeError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| AnalyzeError::Download(format!("cannot open {}: {e}", path.display())))?;
-    analyze(ident, mod_root, std::io::BufReader::new(file))
-}
-
-/// Analyzes a zip read from `reader`.
-///
-/// # Errors
-/// As [`analyze_file`].
-pub fn analyze<R: Read + Seek>(
-    ident: &str,
-    mod_root: &str,
-    reader: R,
-) -> Result<Analysis, AnalyzeError> {
-    let entries = read_entries(reader)?;
+    let entries = read_entries(path)?;
     let mut tags: BTreeSet<String> = BTreeSet::new();
     let mut depends: Vec<String> = Vec::new();
     for aspect in ASPECTS {
@@ -507,31 +491,25 @@ fn install_stanzas(ident: &str, mod_root: &str, entries: &[Entry]) -> Vec<Map<St
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::io::{Cursor, Write};
+    use netkan_inflator::testing::archive::ZipBuilder;
 
     use super::*;
 
-    fn zip(files: &[(&str, &str)]) -> Cursor<Vec<u8>> {
-        let mut out = Cursor::new(Vec::new());
-        {
-            let mut w = zip::ZipWriter::new(&mut out);
-            let opts = zip::write::SimpleFileOptions::default();
-            for (name, text) in files {
+    fn zip(files: &[(&str, &str)]) -> tempfile::NamedTempFile {
+        files
+            .iter()
+            .fold(ZipBuilder::new(), |b, (name, text)| {
                 if name.ends_with('/') {
-                    w.add_directory(*name, opts).unwrap();
+                    b.dir(name)
                 } else {
-                    w.start_file(*name, opts).unwrap();
-                    w.write_all(text.as_bytes()).unwrap();
+                    b.file(name, text)
                 }
-            }
-            w.finish().unwrap();
-        }
-        out.set_position(0);
-        out
+            })
+            .temp_file()
     }
 
     fn run(ident: &str, files: &[(&str, &str)]) -> Analysis {
-        analyze(ident, "GameData", zip(files)).unwrap()
+        analyze_file(ident, "GameData", zip(files).path()).unwrap()
     }
 
     #[test]
@@ -624,15 +602,11 @@ mod tests {
 
     #[test]
     fn a_two_level_mod_root_is_searched_as_a_whole() {
-        let a = analyze(
-            "Foo",
-            "BepInEx/plugins",
-            zip(&[
-                ("BepInEx/plugins/Foo/swinfo.json", "{}"),
-                ("BepInEx/plugins/Bar/x.dll", ""),
-            ]),
-        )
-        .unwrap();
+        let file = zip(&[
+            ("BepInEx/plugins/Foo/swinfo.json", "{}"),
+            ("BepInEx/plugins/Bar/x.dll", ""),
+        ]);
+        let a = analyze_file("Foo", "BepInEx/plugins", file.path()).unwrap();
         assert_eq!(a.install[0]["find"], "BepInEx/plugins/Foo");
         assert_eq!(a.install[0]["install_to"], "BepInEx/plugins");
     }
@@ -695,12 +669,26 @@ mod tests {
 
     #[test]
     fn a_download_that_is_not_a_zip_is_refused_with_a_reason() {
-        let e = analyze(
-            "Foo",
-            "GameData",
-            Cursor::new(b"<html>oops</html>".to_vec()),
-        )
-        .unwrap_err();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, b"<html>oops</html>").unwrap();
+        let e = analyze_file("Foo", "GameData", file.path()).unwrap_err();
         assert!(matches!(e, AnalyzeError::NotZip(_)), "{e}");
+    }
+
+    #[test]
+    fn hostile_entries_are_skipped_or_refused() {
+        // A symbolic link is not looked at; a .cfg that inflates past its declared size
+        // stops the analysis with the entry named.
+        let link = ZipBuilder::new()
+            .file("GameData/Foo/a.dll", "MZ")
+            .symlink("GameData/Foo/evil.cfg", "/etc/passwd")
+            .temp_file();
+        let a = analyze_file("Foo", "GameData", link.path()).unwrap();
+        assert_eq!(a.tags, ["plugin"]);
+        let lying = ZipBuilder::new()
+            .lying_size("GameData/Foo/bomb.cfg", "PART {}\n".repeat(1000), 10)
+            .temp_file();
+        let e = analyze_file("Foo", "GameData", lying.path()).unwrap_err();
+        assert!(e.to_string().contains("bomb.cfg"), "{e}");
     }
 }

@@ -42,6 +42,9 @@ pub fn apply(
     before: &[Option<&str>],
     after: &[Option<&str>],
 ) -> Result<Vec<Object>, InflateError> {
+    if !metadata.contains_key("x_netkan_override") {
+        return Ok(vec![metadata]);
+    }
     let stanzas = metadata::options(&metadata)?.overrides;
     if stanzas.is_empty() {
         return Ok(vec![metadata]);

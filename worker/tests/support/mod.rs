@@ -10,7 +10,6 @@ pub mod world;
 pub use world::{bare_repo, git};
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -155,19 +154,15 @@ async fn serve(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> H
         .body(reply.body)
 }
 
-/// A zip holding `files` (path, bytes), built with the zip crate.
+/// A zip holding `files` (path, bytes), built with the inflator's test archive builder.
 pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    {
-        let mut w = zip::ZipWriter::new(&mut out);
-        let opts = zip::write::SimpleFileOptions::default();
-        for (path, bytes) in files {
-            w.start_file(*path, opts).unwrap();
-            w.write_all(bytes).unwrap();
-        }
-        w.finish().unwrap();
-    }
-    out.into_inner()
+    files
+        .iter()
+        .fold(
+            netkan_inflator::testing::archive::ZipBuilder::new(),
+            |b, (name, bytes)| b.file(name, bytes),
+        )
+        .build()
 }
 
 pub fn sha1_hex(bytes: &[u8]) -> String {
