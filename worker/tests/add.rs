@@ -151,6 +151,14 @@ impl World {
             .then(|| String::from_utf8(out.stdout).unwrap())
     }
 
+    /// The documents of the `.netkan` committed on `add/NotAnotherFlag`.
+    fn added_docs(&self) -> Vec<netkan_common::ckan::Object> {
+        let text = self
+            .branch_file("add/NotAnotherFlag", "NetKAN/NotAnotherFlag.netkan")
+            .unwrap();
+        netkan_common::ckan::parse_netkan(&text).unwrap()
+    }
+
     fn branches(&self) -> Vec<String> {
         git(&self.netkan, &["branch", "--format=%(refname:short)"])
             .lines()
@@ -179,9 +187,7 @@ fn tip(bare: &Path, branch: &str) -> String {
 async fn a_submission_becomes_a_commit_on_add_ident_and_exactly_one_pull_request() {
     let w = World::new(&[("NetKAN/Other.netkan", b"identifier: Other\n")]).await;
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker.enqueue(&w.redis, add_job()).await;
-    let record = worker.finished(&w.redis, id).await;
-    assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
+    let id = worker.run_ok(&w.redis, add_job()).await;
 
     assert!(
         w.branches().contains(&"add/NotAnotherFlag".to_owned()),
@@ -192,7 +198,7 @@ async fn a_submission_becomes_a_commit_on_add_ident_and_exactly_one_pull_request
         .branch_file("add/NotAnotherFlag", "NetKAN/NotAnotherFlag.netkan")
         .unwrap();
     assert_eq!(text, NETKAN);
-    assert_eq!(netkan_common::ckan::parse_netkan(&text).unwrap().len(), 2);
+    assert_eq!(w.added_docs().len(), 2);
     assert_eq!(
         git(
             &w.netkan,
@@ -236,9 +242,7 @@ async fn a_submission_becomes_a_commit_on_add_ident_and_exactly_one_pull_request
     // Delivered again: the same file on the same branch makes no commit; the open pull
     // request gets the body as a comment instead of a second pull request.
     let before = tip(&w.netkan, "add/NotAnotherFlag");
-    let again = worker.enqueue(&w.redis, add_job()).await;
-    let record = worker.finished(&w.redis, again).await;
-    assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
+    let again = worker.run_ok(&w.redis, add_job()).await;
     assert_eq!(tip(&w.netkan, "add/NotAnotherFlag"), before);
     let pulls = w.gh.pulls();
     assert_eq!(pulls.len(), 1);
@@ -259,9 +263,7 @@ async fn an_existing_netkan_or_frozen_file_means_no_branch_and_no_pull_request()
     ] {
         let w = World::new(&[(existing, b"identifier: NotAnotherFlag\n")]).await;
         let worker = Worker::start(w.settings.clone(), &w.redis);
-        let id = worker.enqueue(&w.redis, add_job()).await;
-        let record = worker.finished(&w.redis, id).await;
-        assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
+        let id = worker.run_ok(&w.redis, add_job()).await;
         assert_eq!(
             worker.last_notice(&w.redis, id).await,
             format!("{existing} already exists: Not Another Flag is not added again")
@@ -281,9 +283,7 @@ async fn without_a_forge_the_branch_is_pushed_and_the_log_says_where() {
     let mut w = World::new(&[("NetKAN/Other.netkan", b"identifier: Other\n")]).await;
     w.settings.games.get_mut("ksp").unwrap().netkan_repo = None;
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker.enqueue(&w.redis, add_job()).await;
-    let record = worker.finished(&w.redis, id).await;
-    assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
+    let id = worker.run_ok(&w.redis, add_job()).await;
     assert!(w.branches().contains(&"add/NotAnotherFlag".to_owned()));
     assert!(w.gh.pulls().is_empty());
     let notice = worker.last_notice(&w.redis, id).await;
@@ -302,13 +302,8 @@ async fn a_repository_without_releases_gets_only_the_spacedock_document() {
     let w = World::new(&[("NetKAN/Other.netkan", b"identifier: Other\n")]).await;
     w.releases.store(false, Ordering::SeqCst);
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker.enqueue(&w.redis, add_job()).await;
-    let record = worker.finished(&w.redis, id).await;
-    assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
-    let text = w
-        .branch_file("add/NotAnotherFlag", "NetKAN/NotAnotherFlag.netkan")
-        .unwrap();
-    let docs = netkan_common::ckan::parse_netkan(&text).unwrap();
+    let id = worker.run_ok(&w.redis, add_job()).await;
+    let docs = w.added_docs();
     assert_eq!(docs.len(), 1);
     assert_eq!(docs[0]["$kref"], "#/ckan/spacedock/777");
     let log = worker.log(&w.redis, id).await;
@@ -324,13 +319,8 @@ async fn a_download_that_cannot_be_analyzed_still_gets_a_pull_request() {
     // SpaceDock answers 404 for this mod's download.
     settings.hosts.spacedock = format!("{}/nowhere", w.up.url);
     let worker = Worker::start(settings, &w.redis);
-    let id = worker.enqueue(&w.redis, add_job()).await;
-    let record = worker.finished(&w.redis, id).await;
-    assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
-    let text = w
-        .branch_file("add/NotAnotherFlag", "NetKAN/NotAnotherFlag.netkan")
-        .unwrap();
-    let docs = netkan_common::ckan::parse_netkan(&text).unwrap();
+    let id = worker.run_ok(&w.redis, add_job()).await;
+    let docs = w.added_docs();
     assert_eq!(
         serde_json::Value::Object(docs[1].clone()),
         serde_json::json!({

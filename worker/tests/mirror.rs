@@ -191,9 +191,7 @@ async fn assert_no_secrets(worker: &Worker, w: &World, id: netkan_common::JobId)
 async fn a_restricted_module_is_not_mirrorable_and_nothing_is_uploaded() {
     let w = World::new(r#""restricted""#, None).await;
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker.enqueue(&w.redis, mirror_job(PATH)).await;
-    let record = worker.finished(&w.redis, id).await;
-    assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
+    let id = worker.run_ok(&w.redis, mirror_job(PATH)).await;
     assert_eq!(
         worker.last_notice(&w.redis, id).await,
         "not mirrorable: restricted licence"
@@ -213,9 +211,7 @@ async fn a_module_its_item_already_holds_is_not_downloaded_or_uploaded_again() {
         )],
     );
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker.enqueue(&w.redis, mirror_job(PATH)).await;
-    let record = worker.finished(&w.redis, id).await;
-    assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
+    let id = worker.run_ok(&w.redis, mirror_job(PATH)).await;
     assert_eq!(
         worker.last_notice(&w.redis, id).await,
         "already mirrored: archive.org item AwesomeMod-1.0.0 holds OLDNAME-AwesomeMod-1.0.0.zip"
@@ -263,8 +259,7 @@ async fn with_no_target_configured_a_mirror_job_succeeds_without_doing_anything(
     let mut w = World::new(r#""MIT""#, None).await;
     w.settings.mirror.target = MirrorTarget::None;
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker.enqueue(&w.redis, mirror_job(PATH)).await;
-    let record = worker.finished(&w.redis, id).await;
+    let (id, record) = worker.run(&w.redis, mirror_job(PATH)).await;
     assert_eq!(record.state, JobState::Succeeded);
     assert!(
         worker
@@ -279,10 +274,9 @@ async fn with_no_target_configured_a_mirror_job_succeeds_without_doing_anything(
 async fn a_body_that_is_not_a_ckan_meta_path_fails_at_once() {
     let w = World::new(r#""MIT""#, None).await;
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker
-        .enqueue(&w.redis, mirror_job("../../etc/passwd.ckan"))
+    let (_, record) = worker
+        .run(&w.redis, mirror_job("../../etc/passwd.ckan"))
         .await;
-    let record = worker.finished(&w.redis, id).await;
     assert_eq!(record.state, JobState::Failed);
     assert_eq!(record.attempts, 1);
     assert!(record.last_error.unwrap().contains("not a CKAN-meta path"));
@@ -296,9 +290,7 @@ async fn a_mirrorable_module_is_uploaded_with_the_references_headers_and_metadat
     )
     .await;
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker.enqueue(&w.redis, mirror_job(PATH)).await;
-    let record = worker.finished(&w.redis, id).await;
-    assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
+    let id = worker.run_ok(&w.redis, mirror_job(PATH)).await;
     assert_eq!(
         worker.last_notice(&w.redis, id).await,
         "mirrored AwesomeMod-1.0.0 to archive.org item AwesomeMod-1.0.0"
@@ -352,8 +344,7 @@ async fn a_mirrorable_module_is_uploaded_with_the_references_headers_and_metadat
     assert_no_secrets(&worker, &w, id).await;
 
     // Delivered again (the indexer and the webhook both asked): nothing more is uploaded.
-    let again = worker.enqueue(&w.redis, mirror_job(PATH)).await;
-    let record = worker.finished(&w.redis, again).await;
+    let (again, record) = worker.run(&w.redis, mirror_job(PATH)).await;
     assert_eq!(record.state, JobState::Succeeded);
     assert!(
         worker
@@ -369,8 +360,7 @@ async fn a_failed_upload_is_retried_and_then_dead_lettered_with_the_reason() {
     let w = World::new(r#""MIT""#, None).await;
     w.archive.refuse_puts.store(usize::MAX, Ordering::SeqCst);
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker.enqueue(&w.redis, mirror_job(PATH)).await;
-    let record = worker.finished(&w.redis, id).await;
+    let (_, record) = worker.run(&w.redis, mirror_job(PATH)).await;
     assert_eq!(record.state, JobState::Dead);
     assert_eq!(record.attempts, 3);
     let error = record.last_error.unwrap();
@@ -389,8 +379,7 @@ async fn an_upload_that_fails_once_succeeds_on_the_retry() {
     let w = World::new(r#""MIT""#, None).await;
     w.archive.refuse_puts.store(1, Ordering::SeqCst);
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker.enqueue(&w.redis, mirror_job(PATH)).await;
-    let record = worker.finished(&w.redis, id).await;
+    let (_, record) = worker.run(&w.redis, mirror_job(PATH)).await;
     assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
     assert_eq!(record.attempts, 2);
     assert_eq!(w.archive.items.lock().unwrap()["AwesomeMod-1.0.0"].len(), 1);
@@ -409,9 +398,7 @@ async fn a_cached_file_whose_sha256_does_not_match_is_downloaded_again() {
             .unwrap();
     std::fs::write(cache_dir.join(&name), b"not the zip").unwrap();
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker.enqueue(&w.redis, mirror_job(PATH)).await;
-    let record = worker.finished(&w.redis, id).await;
-    assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
+    worker.run_ok(&w.redis, mirror_job(PATH)).await;
     assert_eq!(w.downloads(), 1);
     assert_eq!(w.puts()[0].body, w.zip);
 }
@@ -423,9 +410,7 @@ async fn the_directory_target_writes_the_item_and_its_record_and_is_idempotent()
     w.settings.mirror.target = MirrorTarget::Directory;
     w.settings.mirror.directory = Some(root.clone());
     let worker = Worker::start(w.settings.clone(), &w.redis);
-    let id = worker.enqueue(&w.redis, mirror_job(PATH)).await;
-    let record = worker.finished(&w.redis, id).await;
-    assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
+    let id = worker.run_ok(&w.redis, mirror_job(PATH)).await;
     let filename = format!("{}-AwesomeMod-1.0.0.zip", &sha1_hex(&w.zip)[..8]);
     let item = root.join("AwesomeMod-1.0.0");
     assert_eq!(std::fs::read(item.join(&filename)).unwrap(), w.zip);

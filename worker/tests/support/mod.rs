@@ -261,6 +261,24 @@ impl Worker {
         .await
     }
 
+    /// Enqueues `job` and waits for it to finish.
+    pub async fn run(&self, redis: &TestRedis, job: NewJob) -> (JobId, JobRecord) {
+        let id = self.enqueue(redis, job).await;
+        (id, self.finished(redis, id).await)
+    }
+
+    /// Enqueues `job`, waits for it and checks it succeeded.
+    pub async fn run_ok(&self, redis: &TestRedis, job: NewJob) -> JobId {
+        let (id, record) = self.run(redis, job).await;
+        assert_eq!(
+            record.state,
+            netkan_common::JobState::Succeeded,
+            "{:?}",
+            record.last_error
+        );
+        id
+    }
+
     pub async fn log(&self, redis: &TestRedis, id: JobId) -> Vec<LogLine> {
         let mut conn = redis.conn().await;
         self.jq()

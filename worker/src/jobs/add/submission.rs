@@ -225,6 +225,14 @@ pub fn version_edit(tag: &str) -> Option<String> {
     (!prefix.is_empty()).then(|| format!("^{prefix}?(?<version>.+)$"))
 }
 
+/// A document's first two fields: `identifier` and `$kref`.
+fn document_for(ident: &str, kref: String) -> Map<String, Value> {
+    let mut doc = Map::new();
+    doc.insert("identifier".into(), Value::String(ident.to_owned()));
+    doc.insert("$kref".into(), Value::String(kref));
+    doc
+}
+
 /// The GitHub document: identifier, `$kref`, `x_netkan_github.use_source_archive` when the
 /// release has no assets, `x_netkan_version_edit`, and `$vref` from the analysis.
 pub fn github_document(
@@ -233,12 +241,7 @@ pub fn github_document(
     release: &Release,
     analysis: Option<&Analysis>,
 ) -> Map<String, Value> {
-    let mut doc = Map::new();
-    doc.insert("identifier".into(), Value::String(ident.to_owned()));
-    doc.insert(
-        "$kref".into(),
-        Value::String(format!("#/ckan/github/{full_name}")),
-    );
+    let mut doc = document_for(ident, format!("#/ckan/github/{full_name}"));
     if release.assets.is_empty() {
         doc.insert(
             "x_netkan_github".into(),
@@ -261,11 +264,9 @@ pub fn spacedock_document(
     submission: &Submission,
     analysis: Option<&Analysis>,
 ) -> Map<String, Value> {
-    let mut doc = Map::new();
-    doc.insert("identifier".into(), Value::String(ident.to_owned()));
-    doc.insert(
-        "$kref".into(),
-        Value::String(format!("#/ckan/spacedock/{}", submission.field("id"))),
+    let mut doc = document_for(
+        ident,
+        format!("#/ckan/spacedock/{}", submission.field("id")),
     );
     if let Some(a) = analysis {
         doc.extend(a.netkan_properties());
