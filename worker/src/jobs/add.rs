@@ -52,7 +52,8 @@ pub struct AddEnv {
     pub http: HttpClient,
     /// Pull requests; `None` or without a token: branches are only pushed.
     pub forge: Option<Forge>,
-    /// This process's add jobs take turns with the game's working clone.
+    /// The add jobs of a machine take turns with the game's working clone (this lock in a
+    /// process, a lock file between processes).
     turn: tokio::sync::Mutex<()>,
 }
 
@@ -127,7 +128,11 @@ async fn run(ctx: JobContext, env: Arc<AddEnv>) -> JobResult {
     let dir = clone_dir(&env.data_dir, game.as_str(), "NetKAN-add");
     let committer = env.committer.clone();
     let ident2 = ident.clone();
-    let (tree, found) = blocking(move || {
+    let (lock, tree, found) = blocking(move || {
+        let lock = super::lock_working_dir(&dir).map_err(|source| GitError::Io {
+            context: format!("locking {}", dir.display()),
+            source,
+        })?;
         let mut tree = WorkTree::open_or_clone(&remote, &dir)?;
         tree.fetch()?;
         let primary = tree.primary().to_owned();
@@ -135,7 +140,7 @@ async fn run(ctx: JobContext, env: Arc<AddEnv>) -> JobResult {
         tree.reset_to_head()?;
         tree.pull(&primary, Favor::Theirs, &committer)?;
         let found = existing(&tree, &ident2)?;
-        Ok((tree, found))
+        Ok((lock, tree, found))
     })
     .await?;
     if let Some(path) = found {
@@ -164,7 +169,7 @@ async fn run(ctx: JobContext, env: Arc<AddEnv>) -> JobResult {
     let committer = env.committer.clone();
     let (b, p) = (branch.clone(), path.clone());
     let committed = blocking(move || {
-        let mut tree = tree;
+        let (_lock, mut tree) = (lock, tree);
         tree.on_branch(&b, &committer.clone(), |t| {
             t.write_file(&p, text.as_bytes())?;
             t.commit(&[p.as_str()], &message, &author, &committer)

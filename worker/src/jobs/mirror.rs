@@ -51,8 +51,9 @@ pub struct MirrorEnv {
     pub http: HttpClient,
     /// The download cache shared with the inflator.
     pub cache: DownloadCache,
-    /// One checkout of CKAN-meta per game is shared by this process's mirror jobs; they take
-    /// turns updating and reading it.
+    /// One checkout of CKAN-meta per game is shared by the mirror jobs of a machine; they
+    /// take turns updating and reading it (this lock in a process, a lock file between
+    /// processes).
     checkout: tokio::sync::Mutex<()>,
 }
 
@@ -157,6 +158,8 @@ async fn run(ctx: JobContext, env: Arc<MirrorEnv>) -> JobResult {
         let dir = clone_dir(&env.data_dir, game.as_str(), "CKAN-meta-mirror");
         let rel = path.clone();
         blocking(move || {
+            let _lock = super::lock_working_dir(&dir)
+                .with_context(|| format!("locking {}", dir.display()))?;
             let root = crate::git::checkout(&remote, &dir)?;
             match std::fs::read_to_string(root.join(&rel)) {
                 Ok(t) => Ok(Some(t)),
