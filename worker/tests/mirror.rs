@@ -130,6 +130,11 @@ struct World {
 
 impl World {
     async fn new(licence: &str, repository: Option<&str>) -> Self {
+        Self::with_ckan(|base, zip| ckan(base, zip, licence, repository)).await
+    }
+
+    /// A world whose CKAN-meta holds the `.ckan` `make(download host, zip)` writes.
+    async fn with_ckan(make: impl FnOnce(&str, &[u8]) -> String) -> Self {
         let redis = TestRedis::start();
         let dir = tempfile::tempdir().unwrap();
         let archive = Arc::new(Archive::default());
@@ -140,10 +145,7 @@ impl World {
         let meta = bare_repo(
             dir.path(),
             "CKAN-meta",
-            &[(
-                PATH,
-                ckan(&server.url, &zip, licence, repository).as_bytes(),
-            )],
+            &[(PATH, make(&server.url, &zip).as_bytes())],
         );
         let mut settings = support::settings(dir.path(), &redis, &["mirror"], None, Some(&meta));
         settings.mirror.target = MirrorTarget::ArchiveOrg;
@@ -218,6 +220,32 @@ async fn a_module_its_item_already_holds_is_not_downloaded_or_uploaded_again() {
     );
     assert!(w.puts().is_empty());
     assert_eq!(w.downloads(), 0);
+}
+
+#[tokio::test]
+async fn without_a_sha1_in_the_ckan_the_downloads_sha1_finds_the_mirrored_copy() {
+    let w = World::with_ckan(|base, zip| {
+        let text = ckan(base, zip, r#""MIT""#, None);
+        let sha1_line = format!("\"sha1\": \"{}\",", sha1_hex(zip));
+        assert!(text.contains(&sha1_line));
+        text.replace(&sha1_line, "")
+    })
+    .await;
+    w.archive.items.lock().unwrap().insert(
+        "AwesomeMod-1.0.0".into(),
+        vec![(
+            "X-AwesomeMod-1.0.0.zip".into(),
+            sha1_hex(&w.zip).to_lowercase(),
+        )],
+    );
+    let worker = Worker::start(w.settings.clone(), &w.redis);
+    let id = worker.run_ok(&w.redis, mirror_job(PATH)).await;
+    assert_eq!(
+        worker.last_notice(&w.redis, id).await,
+        "already mirrored: archive.org item AwesomeMod-1.0.0 holds X-AwesomeMod-1.0.0.zip"
+    );
+    assert_eq!(w.downloads(), 1, "downloaded to learn its SHA-1");
+    assert!(w.puts().is_empty());
 }
 
 #[tokio::test]
