@@ -465,6 +465,9 @@ pub struct MirrorSettings {
     /// Also archive the source of mods whose `resources.repository` is on GitHub, GitLab,
     /// Bitbucket or git.srv.hoerberg.de.
     pub source_archives: bool,
+    /// While archive.org says it is overloaded, a mirror job waits this long before it runs
+    /// again (not counted as an attempt).
+    pub overload_wait_secs: u64,
 }
 
 impl Default for MirrorSettings {
@@ -477,6 +480,7 @@ impl Default for MirrorSettings {
             collections: BTreeMap::from([("ksp".to_owned(), "kspckanmods".to_owned())]),
             directory: None,
             source_archives: true,
+            overload_wait_secs: 60,
         }
     }
 }
@@ -496,6 +500,9 @@ impl MirrorSettings {
                 "mirror.target = \"archive.org\" needs mirror.access_key and mirror.secret_key"
                     .into(),
             );
+        }
+        if self.overload_wait_secs == 0 {
+            return Err("mirror.overload_wait_secs must be at least 1".into());
         }
         for (game, collection) in &self.collections {
             crate::job::Game::new(game).map_err(|e| format!("mirror.collections.{game}: {e}"))?;

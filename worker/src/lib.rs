@@ -12,6 +12,8 @@
 //!   branches) for the indexer and the adder.
 //! - `forge`: GitHub pull requests, labels, comments and the rate limit.
 //! - `notify`: notices for people (new inflation errors, scheduler skips) to a webhook.
+//! - `periodic`: jobs enqueued once per period by whichever worker gets there first, and
+//!   the lock that keeps one instance of each running.
 //! - `bench`: the job-core benchmark (`netkan-worker bench`).
 
 pub mod analyzer;
@@ -23,6 +25,7 @@ pub mod git;
 pub mod jobs;
 pub mod netkan_yaml;
 pub mod notify;
+pub mod periodic;
 pub mod runner;
 
 use std::time::Duration;
@@ -44,8 +47,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
     let roles = jobs::roles(settings)?;
+    let worker_id = runner::new_worker_id();
+    let ticker = tokio::spawn(periodic::run(
+        jobs::periodic(settings, &roles),
+        settings.job_queue(),
+        redis_url.to_owned(),
+        worker_id.clone(),
+        shutdown.clone(),
+    ));
     let cfg = RunnerConfig {
-        worker_id: runner::new_worker_id(),
+        worker_id,
         redis_url: redis_url.to_owned(),
         queue: settings.job_queue(),
         pool: netkan_common::connect::pool(redis_url, settings.redis.pool_size)?,
@@ -62,6 +73,7 @@ pub async fn run(
     ));
     let report = runner::run(cfg, shutdown).await;
     drain.abort();
+    ticker.abort();
     report
 }
 

@@ -26,6 +26,8 @@ struct Archive {
     /// item → (file name, sha1 lower-case)
     items: Mutex<BTreeMap<String, Vec<(String, String)>>>,
     overloaded: AtomicBool,
+    /// The overload check answers garbage.
+    broken_check: AtomicBool,
     /// PUTs to refuse with 500 before accepting again (`usize::MAX`: all).
     refuse_puts: AtomicUsize,
     /// The mod's download.
@@ -46,6 +48,9 @@ fn answer(archive: &Archive, r: &Recorded) -> Reply {
         };
     }
     if path == "/s3/" && r.method == "GET" {
+        if archive.broken_check.load(Ordering::SeqCst) {
+            return Reply::status(502, "<html>Bad Gateway</html>");
+        }
         let over = archive.overloaded.load(Ordering::SeqCst);
         return Reply::json(serde_json::json!({"over_limit": i32::from(over)}));
     }
@@ -249,37 +254,60 @@ async fn without_a_sha1_in_the_ckan_the_downloads_sha1_finds_the_mirrored_copy()
 }
 
 #[tokio::test]
-async fn an_overloaded_archive_is_retried_later_and_nothing_is_uploaded() {
-    let w = World::new(r#""MIT""#, None).await;
+async fn an_overloaded_archive_is_retried_later_without_using_attempts_and_nothing_is_uploaded_meanwhile()
+ {
+    let mut w = World::new(r#""MIT""#, None).await;
+    w.settings.mirror.overload_wait_secs = 1;
     w.archive.overloaded.store(true, Ordering::SeqCst);
     let worker = Worker::start(w.settings.clone(), &w.redis);
     let id = worker.enqueue(&w.redis, mirror_job(PATH)).await;
-    let retried = worker
-        .wait(&w.redis, id, "a retry after the overload", |r| {
-            r.attempts >= 1 && r.last_error.is_some()
+    let waiting = worker
+        .wait(&w.redis, id, "the job to wait out the overload", |r| {
+            r.retry_at.is_some() && r.last_error.is_some()
         })
         .await;
     assert!(
-        retried
+        waiting
             .last_error
             .as_deref()
             .unwrap()
             .contains("archive.org is overloaded"),
         "{:?}",
-        retried.last_error
+        waiting.last_error
     );
+    assert_eq!(waiting.state, JobState::Queued);
     assert!(w.puts().is_empty());
     assert_eq!(w.downloads(), 0);
-    // Still overloaded: the attempts run out and the job waits in the dead-letter list, with
-    // the reason, for an operator to retry.
-    let record = worker.finished(&w.redis, id).await;
-    assert_eq!(record.state, JobState::Dead);
+    // More overloaded answers than the job has attempts: none of them counts.
+    support::at_least(4, "four overload checks", || {
+        w.server.matching("GET", "/s3/").len()
+    })
+    .await;
     assert!(w.puts().is_empty());
+
+    w.archive.overloaded.store(false, Ordering::SeqCst);
+    let record = worker.finished(&w.redis, id).await;
+    assert_eq!(record.state, JobState::Succeeded, "{:?}", record.last_error);
+    assert_eq!(w.puts().len(), 1);
     let checks = w.server.matching("GET", "/s3/");
     assert!(checks.iter().all(|c| c.query.contains("check_limit=1")
         && c.query.contains(&format!("accesskey={ACCESS}"))
         && c.query.contains("bucket=AwesomeMod-1.0.0")));
     assert_no_secrets(&worker, &w, id).await;
+}
+
+#[tokio::test]
+async fn an_overload_check_that_fails_is_retried_then_dead_lettered_with_the_reason() {
+    let w = World::new(r#""MIT""#, None).await;
+    w.archive.broken_check.store(true, Ordering::SeqCst);
+    let worker = Worker::start(w.settings.clone(), &w.redis);
+    let (_, record) = worker.run(&w.redis, mirror_job(PATH)).await;
+    assert_eq!(record.state, JobState::Dead);
+    assert_eq!(record.attempts, 3);
+    let error = record.last_error.unwrap();
+    assert!(error.contains("archive.org may be overloaded"), "{error}");
+    assert!(error.contains("without JSON"), "{error}");
+    assert!(w.puts().is_empty());
 }
 
 #[tokio::test]

@@ -6,9 +6,10 @@
 //! the repository's source archive into the target's item.
 //!
 //! Outcomes: mirrored, already mirrored, or not mirrorable succeed, with a NOTICE as the
-//! last line; archive.org overloaded, a failed download or upload return `JobError::Retry`
-//! (the runner backs off, then dead-letters with the reason); a body that is not a
-//! CKAN-meta path fails at once. Re-running a job is harmless: an item that already holds a
+//! last line; archive.org overloaded returns `JobError::RetryAfter` (the job runs again
+//! `mirror.overload_wait_secs` later without using an attempt); a failed overload check,
+//! download or upload returns `JobError::Retry` (the runner backs off, then dead-letters
+//! with the reason); a body that is not a CKAN-meta path fails at once. Re-running a job is harmless: an item that already holds a
 //! file with the module's SHA-1 is left alone.
 //!
 //! - [`item`]: the gate, names and item metadata (pure).
@@ -200,9 +201,12 @@ async fn run(ctx: JobContext, env: Arc<MirrorEnv>) -> JobResult {
     match target.overloaded(&plan.item).await {
         Ok(false) => {}
         Ok(true) => {
-            return Err(JobError::Retry(anyhow!(
-                "archive.org is overloaded; the mirror will try again later"
-            )));
+            // The archive's own back-off, not a failure of this job: no attempt is used.
+            ctx.notice("waiting: archive.org is overloaded");
+            return Err(JobError::RetryAfter {
+                error: anyhow!("archive.org is overloaded; the mirror will try again later"),
+                delay: std::time::Duration::from_secs(env.settings.overload_wait_secs),
+            });
         }
         Err(e) => {
             return Err(JobError::Retry(e.context(

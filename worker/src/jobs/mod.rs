@@ -3,9 +3,11 @@
 pub mod add;
 pub mod index;
 pub mod inflate;
+pub mod inflation;
 pub mod mirror;
 pub mod noop;
 pub mod push;
+pub mod schedule;
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ pub const ROLES: &[&str] = &[
     push::ROLE,
     inflate::ROLE,
     index::ROLE,
+    schedule::ROLE,
     mirror::ROLE,
     add::ROLE,
 ];
@@ -101,6 +104,20 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     index::register(&mut registry, Arc::new(env));
                     vec![QueueName::outbound()]
                 }
+                schedule::ROLE => {
+                    let env = schedule::ScheduleEnv {
+                        data_dir: all.data_dir.clone(),
+                        games: all.games.clone(),
+                        forge: crate::forge::Forge::new(http.clone(), &all.hosts),
+                        notifier: crate::notify::Notifier::new(
+                            http.clone(),
+                            all.notify.webhook_url.clone(),
+                        ),
+                        base_url: all.web.base_url.clone(),
+                    };
+                    schedule::register(&mut registry, Arc::new(env));
+                    vec![QueueName::new(schedule::QUEUE)?]
+                }
                 other => anyhow::bail!(
                     "worker.roles: unknown role {other:?}; known roles: {}",
                     ROLES.join(", ")
@@ -135,4 +152,13 @@ pub(crate) fn lock_working_dir(dir: &std::path::Path) -> std::io::Result<std::fs
         .open(std::path::PathBuf::from(name))?;
     file.lock()?;
     Ok(file)
+}
+
+/// The periodic jobs of the roles served (their tickers run in every such process).
+pub fn periodic(all: &Settings, roles: &[Role]) -> Vec<crate::periodic::Periodic> {
+    let mut out = Vec::new();
+    if roles.iter().any(|r| r.name == schedule::ROLE) {
+        out.extend(schedule::periodic_jobs(all));
+    }
+    out
 }

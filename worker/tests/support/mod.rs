@@ -4,6 +4,7 @@
 //! built in the test.
 #![allow(clippy::unwrap_used, dead_code, unreachable_pub, unused_imports)] // Test helpers fail loudly by design.
 
+pub mod corpus;
 pub mod github;
 pub mod world;
 
@@ -303,6 +304,15 @@ impl Drop for Worker {
     fn drop(&mut self) {
         self.stop.cancel();
     }
+}
+
+/// Waits until `count()` reaches `n`.
+pub async fn at_least(n: usize, what: &str, count: impl Fn() -> usize) {
+    eventually(Duration::from_secs(60), what, || {
+        let c = count();
+        async move { (c >= n).then_some(()) }
+    })
+    .await;
 }
 
 /// A job of `kind` on `queue` for `ksp`, as the web enqueues it.
