@@ -1,6 +1,7 @@
 //! `netkan`: the operator command. `netkan up` runs the whole system on one machine; the
 //! other subcommands inspect and repair it.
 
+mod analyze;
 mod cache;
 mod ckan;
 mod example;
@@ -77,6 +78,8 @@ enum Command {
     Hook(netkan_hooks::cli::HookCommand),
     /// Remove downloads older than N days from the download cache.
     CleanCache(cache::CleanCacheArgs),
+    /// Download a mod's zip and guess its .netkan properties (tags, depends, install, $vref).
+    AnalyzeMod(analyze::AnalyzeArgs),
 }
 
 #[derive(Subcommand)]
@@ -136,6 +139,9 @@ fn main() -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             });
         }
+        if let Command::AnalyzeMod(args) = cli.command {
+            return analyze::run(&settings, args).await;
+        }
         let jq = settings.job_queue();
         let mut conn = ops::connect(&settings).await?;
         if let Command::Inflate {
@@ -173,6 +179,7 @@ fn main() -> anyhow::Result<ExitCode> {
             | Command::Ckan(_)
             | Command::Hook(_)
             | Command::CleanCache(_)
+            | Command::AnalyzeMod(_)
             | Command::InflateFile(_)
             | Command::Jobs(JobsCommand::Follow { .. }) => {}
         }

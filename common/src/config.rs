@@ -108,6 +108,8 @@ pub struct Settings {
     pub hosts: HostSettings,
     /// The download cache shared by every worker on a machine.
     pub cache: CacheSettings,
+    /// Where the mirrorer keeps copies of redistributable downloads.
+    pub mirror: MirrorSettings,
     /// The identity of the bot's git commits.
     pub git: GitSettings,
     /// The indexer (role `index`).
@@ -131,6 +133,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             hosts: HostSettings::default(),
             cache: CacheSettings::default(),
+            mirror: MirrorSettings::default(),
             git: GitSettings::default(),
             indexer: IndexerSettings::default(),
             notify: NotifySettings::default(),
@@ -435,6 +438,90 @@ impl Default for CacheSettings {
     }
 }
 
+/// Where the mirrorer puts copies of redistributable downloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum MirrorTarget {
+    /// archive.org, through its S3-like API (needs `access_key` and `secret_key`).
+    #[serde(rename = "archive.org")]
+    ArchiveOrg,
+    /// A local directory laid out like archive.org items: `<directory>/<item>/<file>`.
+    #[serde(rename = "directory")]
+    Directory,
+    /// Nowhere: mirror jobs succeed without doing anything.
+    #[default]
+    #[serde(rename = "none")]
+    None,
+}
+
+/// The mirrorer (`mirror` jobs on `mirroring`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MirrorSettings {
+    /// `archive.org`, `directory` or `none`.
+    pub target: MirrorTarget,
+    /// archive.org's S3-like endpoint (uploads and the overload check).
+    pub s3_endpoint: String,
+    /// archive.org S3 access key (<https://archive.org/account/s3.php>).
+    pub access_key: Secret,
+    /// archive.org S3 secret key.
+    pub secret_key: Secret,
+    /// The archive.org collection of each game's items; a game without one is not mirrored
+    /// to archive.org.
+    pub collections: BTreeMap<String, String>,
+    /// The `directory` target's root; default `<data_dir>/mirror`.
+    pub directory: Option<PathBuf>,
+    /// Also archive the source of mods whose `resources.repository` is on GitHub, GitLab,
+    /// Bitbucket or git.srv.hoerberg.de.
+    pub source_archives: bool,
+    /// While archive.org says it is overloaded, a mirror job waits this long before it runs
+    /// again (not counted as an attempt).
+    pub overload_wait_secs: u64,
+}
+
+impl Default for MirrorSettings {
+    fn default() -> Self {
+        Self {
+            target: MirrorTarget::None,
+            s3_endpoint: "https://s3.us.archive.org".into(),
+            access_key: Secret::default(),
+            secret_key: Secret::default(),
+            collections: BTreeMap::from([("ksp".to_owned(), "kspckanmods".to_owned())]),
+            directory: None,
+            source_archives: true,
+            overload_wait_secs: 60,
+        }
+    }
+}
+
+impl MirrorSettings {
+    fn validate(&self) -> Result<(), String> {
+        if !(self.s3_endpoint.starts_with("http://") || self.s3_endpoint.starts_with("https://")) {
+            return Err(format!(
+                "mirror.s3_endpoint must be an http:// or https:// URL, not {:?}",
+                self.s3_endpoint
+            ));
+        }
+        if self.target == MirrorTarget::ArchiveOrg
+            && (self.access_key.is_empty() || self.secret_key.is_empty())
+        {
+            return Err(
+                "mirror.target = \"archive.org\" needs mirror.access_key and mirror.secret_key"
+                    .into(),
+            );
+        }
+        if self.overload_wait_secs == 0 {
+            return Err("mirror.overload_wait_secs must be at least 1".into());
+        }
+        for (game, collection) in &self.collections {
+            crate::job::Game::new(game).map_err(|e| format!("mirror.collections.{game}: {e}"))?;
+            if collection.is_empty() {
+                return Err(format!("mirror.collections.{game} must not be empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The identity of the commits the bot makes (NetKAN-Infra's `netkan/.gitconfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -709,6 +796,7 @@ impl Settings {
                 .map_err(|e| ConfigError::Invalid(format!("games.{game}: {e}")))?;
         }
         self.hosts.validate().map_err(ConfigError::Invalid)?;
+        self.mirror.validate().map_err(ConfigError::Invalid)?;
         self.scheduler
             .pass
             .validate("scheduler.pass")
@@ -752,6 +840,14 @@ impl Settings {
             .unwrap_or_else(|| self.data_dir.join("cache"))
     }
 
+    /// The `directory` mirror target's root.
+    pub fn mirror_dir(&self) -> PathBuf {
+        self.mirror
+            .directory
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("mirror"))
+    }
+
     /// The Redis URL to use: the configured one, or that of `netkan up`'s own server.
     pub fn redis_url(&self) -> String {
         match &self.redis.url {
@@ -773,6 +869,8 @@ impl Settings {
             &self.web.admin_token,
             &self.hosts.github_token,
             &self.hosts.gitlab_token,
+            &self.mirror.access_key,
+            &self.mirror.secret_key,
             &self.notify.webhook_url,
         ]
         .into_iter()
@@ -914,6 +1012,45 @@ mod scheduler_tests {
         assert!(e.contains("scheduler.webhooks_pass.at"), "{e}");
         assert_eq!(parse_time_of_day("04:05"), Some(4 * 3600 + 300));
         assert_eq!(parse_time_of_day("4:05"), None);
+    }
+}
+
+#[cfg(test)]
+mod mirror_tests {
+    use super::*;
+
+    #[test]
+    fn archive_org_mirroring_needs_both_keys_and_they_stay_secret() {
+        let vars = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let e = Settings::load_from(None, &vars(&[("NETKAN__MIRROR__TARGET", "archive.org")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mirror.access_key"), "{e}");
+        let s = Settings::load_from(
+            None,
+            &vars(&[
+                ("NETKAN__MIRROR__TARGET", "archive.org"),
+                ("NETKAN__MIRROR__ACCESS_KEY", "ia-access"),
+                ("NETKAN__MIRROR__SECRET_KEY", "ia-secret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.mirror.target, MirrorTarget::ArchiveOrg);
+        assert!(s.secrets().contains(&"ia-secret".to_owned()));
+        assert!(!format!("{s:?}").contains("ia-secret"));
+        let e = Settings::load_from(None, &vars(&[("NETKAN__MIRROR__TARGET", "s3")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("NETKAN__MIRROR__TARGET"), "{e}");
+        assert_eq!(
+            Settings::default().mirror_dir(),
+            PathBuf::from("data/mirror")
+        );
     }
 }
 

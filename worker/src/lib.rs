@@ -5,6 +5,9 @@
 //!   writer of logs and outcomes, queue upkeep, reconnection, graceful shutdown.
 //! - `context`: what a handler gets (`JobContext`) and returns (`JobError`); the `Registry`.
 //! - `jobs`: one module per job kind, grouped into roles.
+//! - `analyzer`: guesses a new mod's `.netkan` properties from its zip (the adder,
+//!   `netkan analyze-mod`); `netkan_yaml`: `.netkan` documents as YAML in NetKAN-Infra's
+//!   layout; `fetch`: downloads into a file.
 //! - `git`: working clones: read (the push worker) and write (commit, pull `-X ours`, push,
 //!   branches) for the indexer and the adder.
 //! - `forge`: GitHub pull requests, labels, comments and the rate limit.
@@ -13,11 +16,14 @@
 //!   the lock that keeps one instance of each running.
 //! - `bench`: the job-core benchmark (`netkan-worker bench`).
 
+pub mod analyzer;
 pub mod bench;
 pub mod context;
+pub mod fetch;
 pub mod forge;
 pub mod git;
 pub mod jobs;
+pub mod netkan_yaml;
 pub mod notify;
 pub mod periodic;
 pub mod runner;

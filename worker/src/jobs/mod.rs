@@ -1,8 +1,10 @@
 //! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
 
+pub mod add;
 pub mod index;
 pub mod inflate;
 pub mod inflation;
+pub mod mirror;
 pub mod noop;
 pub mod push;
 pub mod schedule;
@@ -22,6 +24,8 @@ pub const ROLES: &[&str] = &[
     inflate::ROLE,
     index::ROLE,
     schedule::ROLE,
+    mirror::ROLE,
+    add::ROLE,
 ];
 
 /// Builds the roles named in the settings (all known roles when none are named).
@@ -36,6 +40,16 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
         ROLES.iter().map(|s| (*s).to_owned()).collect()
     } else {
         settings.roles.clone()
+    };
+    // The hosts client (routing, size limits) for downloads, built only if a role needs it.
+    let mut hosts_http: Option<netkan_inflator::http::HttpClient> = None;
+    let mut shared_hosts_http = || -> anyhow::Result<netkan_inflator::http::HttpClient> {
+        if let Some(h) = &hosts_http {
+            return Ok(h.clone());
+        }
+        let h = netkan_inflator::http::HttpClient::new(&all.hosts)?;
+        hosts_http = Some(h.clone());
+        Ok(h)
     };
     names
         .iter()
@@ -64,6 +78,17 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     };
                     push::register(&mut registry, Arc::new(env));
                     vec![QueueName::push()]
+                }
+                mirror::ROLE => {
+                    let env = mirror::MirrorEnv::new(all, shared_hosts_http()?);
+                    mirror::register(&mut registry, Arc::new(env));
+                    vec![QueueName::mirroring()]
+                }
+                add::ROLE => {
+                    let forge = crate::forge::Forge::new(http.clone(), &all.hosts);
+                    let env = add::AddEnv::new(all, shared_hosts_http()?, Some(forge));
+                    add::register(&mut registry, Arc::new(env));
+                    vec![QueueName::adding()]
                 }
                 index::ROLE => {
                     let env = index::IndexEnv::new(
@@ -106,6 +131,27 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
             })
         })
         .collect()
+}
+
+/// Locks `<dir>.lock` (an advisory `flock`, blocking until free) for as long as the returned
+/// file is open, so worker processes sharing a data directory take turns with the working
+/// clone at `dir`. Call from a blocking task.
+///
+/// # Errors
+/// If the lock file cannot be created or locked.
+pub(crate) fn lock_working_dir(dir: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut name = dir.as_os_str().to_owned();
+    name.push(".lock");
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::path::PathBuf::from(name))?;
+    file.lock()?;
+    Ok(file)
 }
 
 /// The periodic jobs of the roles served (their tickers run in every such process).
