@@ -3,6 +3,7 @@
 
 mod ckan;
 mod follow;
+mod inflate_file;
 mod ops;
 mod up;
 
@@ -51,6 +52,8 @@ enum Command {
     Workers,
     /// Inspect CKAN metadata files (.netkan, .frozen, .ckan).
     Ckan(ckan::CkanCommand),
+    /// Inflate one .netkan here and print its .ckan files (no Redis; hosts from the config).
+    InflateFile(inflate_file::InflateFileArgs),
     /// The git post-receive hook: install it into a bare repository, or run it.
     #[command(subcommand)]
     Hook(netkan_hooks::cli::HookCommand),
@@ -98,6 +101,9 @@ fn main() -> anyhow::Result<ExitCode> {
             up::run(settings, shutdown).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        if let Command::InflateFile(args) = cli.command {
+            return inflate_file::run(args, &settings).await;
+        }
         if let Command::Jobs(JobsCommand::Follow { id, url }) = cli.command {
             let url = url.unwrap_or_else(|| settings.web.base_url.clone());
             let succeeded = follow::run(&url, &id, &mut std::io::stdout().lock()).await?;
@@ -119,6 +125,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Command::Up { .. }
             | Command::Ckan(_)
             | Command::Hook(_)
+            | Command::InflateFile(_)
             | Command::Jobs(JobsCommand::Follow { .. }) => {}
         }
         Ok(ExitCode::SUCCESS)

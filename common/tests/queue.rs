@@ -633,3 +633,83 @@ async fn enqueueing_a_known_id_again_makes_no_second_job() {
         "finished: not enqueued again"
     );
 }
+
+#[tokio::test]
+async fn a_throttled_job_waits_and_keeps_its_attempts() {
+    let redis = TestRedis::start();
+    let mut conn = redis.conn().await;
+    let settings = JobSettings {
+        max_attempts: 1,
+        backoff_base_ms: 1,
+        ..JobSettings::default()
+    };
+    let jq = protocol(settings);
+    let queue = q("inbound.ksp");
+    let job = NewJob::new("inflate", queue.clone());
+    jq.enqueue(&mut conn, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+    // With one attempt allowed, a plain retry would bury the job; a throttled one must not,
+    // however often the host says so.
+    for round in 1..=3 {
+        let claimed = eventually(Duration::from_secs(5), "the wait to end", || async {
+            let mut c = conn.clone();
+            jq.maintain(&mut c).await.unwrap();
+            let claim = jq
+                .claim(&mut c, "w", std::slice::from_ref(&queue), 1, 0)
+                .await
+                .unwrap();
+            claim.jobs.into_iter().next()
+        })
+        .await;
+        assert_eq!(
+            claimed.attempt, 1,
+            "round {round}: the wait was not counted"
+        );
+        let before = chrono::Utc::now();
+        let ok = jq
+            .finish(
+                &mut conn,
+                &[finish(
+                    &claimed,
+                    Outcome::RetryAfter {
+                        error: format!("rate limited {round}"),
+                        delay: Duration::from_millis(300),
+                    },
+                )],
+            )
+            .await
+            .unwrap();
+        assert_eq!(ok, vec![true]);
+        let rec = jq.job(&mut conn, &job.id).await.unwrap().unwrap();
+        assert_eq!(rec.state, JobState::Queued);
+        assert_eq!(rec.attempts, 0);
+        assert_eq!(
+            rec.last_error.as_deref(),
+            Some(format!("rate limited {round}").as_str())
+        );
+        let due = rec.retry_at.expect("waiting");
+        assert!(
+            due >= before + chrono::Duration::milliseconds(250),
+            "{due} vs {before}"
+        );
+    }
+    let claimed = eventually(Duration::from_secs(5), "the last wait to end", || async {
+        let mut c = conn.clone();
+        jq.maintain(&mut c).await.unwrap();
+        let claim = jq
+            .claim(&mut c, "w", std::slice::from_ref(&queue), 1, 0)
+            .await
+            .unwrap();
+        claim.jobs.into_iter().next()
+    })
+    .await;
+    jq.finish(
+        &mut conn,
+        &[finish(&claimed, Outcome::Retry("boom".into()))],
+    )
+    .await
+    .unwrap();
+    let rec = jq.job(&mut conn, &job.id).await.unwrap().unwrap();
+    assert_eq!(rec.state, JobState::Dead, "a real failure still counts");
+}

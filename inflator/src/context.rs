@@ -5,14 +5,16 @@
 
 use std::path::PathBuf;
 
-use netkan_common::Game;
 use netkan_common::ckan::{Module, ModuleVersion, Object};
+use netkan_common::config::Settings;
 use netkan_common::log::Level;
 
 use crate::InflateError;
 use crate::archive::Memo;
 use crate::cache::{CachedFile, DownloadCache};
 use crate::http::HttpClient;
+
+pub use crate::game::GameInfo;
 
 /// Where an inflation's log lines go as they happen (the job log, or standard output for
 /// `netkan inflate-file`).
@@ -50,13 +52,6 @@ pub struct TransformOptions {
     pub flaky_api: bool,
 }
 
-/// The game an inflation is for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GameInfo {
-    /// `ksp` or `ksp2`.
-    pub id: Game,
-}
-
 /// The long-lived services every inflation uses; built once per process.
 #[derive(Clone)]
 pub struct Services {
@@ -64,6 +59,20 @@ pub struct Services {
     pub http: HttpClient,
     /// The download cache.
     pub cache: DownloadCache,
+}
+
+impl Services {
+    /// The services the settings describe: the HTTP client for `hosts.*`, the cache in
+    /// `cache.dir` (default `<data_dir>/cache`).
+    ///
+    /// # Errors
+    /// If the HTTP client cannot be built.
+    pub fn from_settings(settings: &Settings) -> Result<Self, InflateError> {
+        Ok(Self {
+            http: HttpClient::new(&settings.hosts)?,
+            cache: DownloadCache::new(settings.cache_dir(), settings.cache.max_bytes),
+        })
+    }
 }
 
 /// What a step gets: the options, the services, the game, and the log.

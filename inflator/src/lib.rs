@@ -15,6 +15,8 @@
 //! - [`validate`]: the pre- and post-validation of §10.
 //! - [`context`]: what a step gets: [`TransformOptions`], the hosts, the cache, the game, the
 //!   log and the warnings.
+//! - [`game`]: the game: its short name, mod folder and known versions (`builds.json`).
+//! - [`metadata`]: typed reads of a metadata object (version, options) as `Metadata.cs` does.
 //! - [`json`]: `SafeAdd` / `SafeMerge`, the precedence rules every step follows.
 //! - [`http`]: the one HTTP client (User-Agent, timeouts, size limits, rate-limit detection,
 //!   configurable base URLs and rewrites).
@@ -31,14 +33,20 @@ pub mod archive;
 pub mod cache;
 pub mod context;
 pub mod error;
+pub mod game;
 pub mod hosts;
 pub mod http;
+mod inflate;
 pub mod json;
+pub mod metadata;
 pub mod pipeline;
 #[cfg(feature = "test-support")]
 pub mod testing;
+#[cfg(test)]
+mod testing_support;
 pub mod transformers;
 pub mod validate;
 
-pub use context::{InflationLog, TransformOptions};
+pub use context::{GameInfo, InflationLog, Services, TransformOptions};
 pub use error::InflateError;
+pub use inflate::{InflateRequest, InflatedModule, Inflation, Inflator, parse_releases};

@@ -22,6 +22,14 @@ pub enum JobError {
     Retry(anyhow::Error),
     /// Not worth retrying (bad input): the job ends `failed` at once.
     Permanent(anyhow::Error),
+    /// A host throttled the job: it runs again once `delay` has passed, without using up an
+    /// attempt (the runner still owns the waiting; the handler never sleeps).
+    RetryAfter {
+        /// What the host said.
+        error: anyhow::Error,
+        /// Until the host's limit resets.
+        delay: std::time::Duration,
+    },
 }
 
 impl<E: Into<anyhow::Error>> From<E> for JobError {

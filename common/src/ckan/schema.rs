@@ -183,6 +183,22 @@ impl Schemas {
     }
 }
 
+/// The licenses `CKAN.schema` knows (`definitions.license.enum`), in the schema's order: what
+/// CKAN's `License` type accepts.
+pub fn known_licenses() -> &'static [String] {
+    static LICENSES: OnceLock<Vec<String>> = OnceLock::new();
+    LICENSES.get_or_init(|| {
+        let schema: Value =
+            serde_json::from_str(CKAN_SCHEMA).expect("the embedded CKAN.schema is JSON");
+        schema["definitions"]["license"]["enum"]
+            .as_array()
+            .expect("CKAN.schema lists the licenses")
+            .iter()
+            .filter_map(|l| l.as_str().map(str::to_owned))
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -213,6 +229,14 @@ mod tests {
         ] {
             assert!(!dotnet_absolute_uri(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_license_list_is_the_schemas() {
+        let l = known_licenses();
+        assert_eq!(l.len(), 92);
+        assert!(l.iter().any(|x| x == "MIT") && l.iter().any(|x| x == "restricted"));
+        assert!(!l.iter().any(|x| x == "BSD-3-Clause"));
     }
 
     #[test]

@@ -26,6 +26,9 @@ use scripts::SCRIPTS;
 /// The largest number of jobs one claim may return (a bound on script run time).
 pub const MAX_CLAIM: usize = 1000;
 
+/// The longest [`Outcome::RetryAfter`] wait honoured.
+const MAX_RETRY_AFTER_MS: u64 = 24 * 3600 * 1000;
+
 /// The job protocol for one key prefix and one set of settings.
 #[derive(Debug, Clone)]
 pub struct JobQueue {
@@ -42,6 +45,14 @@ pub enum Outcome {
     Failed(String),
     /// It failed and may work later; retried after a backoff, or buried when attempts are used up.
     Retry(String),
+    /// A host throttled it: it runs again once `delay` has passed, and this attempt is not
+    /// counted, so waiting out a rate limit never uses up a job's attempts.
+    RetryAfter {
+        /// What the host said.
+        error: String,
+        /// How long until the host takes requests again.
+        delay: std::time::Duration,
+    },
     /// It must not run again (undecodable, attempts exhausted); it goes to the dead-letter list.
     Dead(String),
 }
@@ -271,7 +282,7 @@ impl JobQueue {
     }
 
     /// Records the outcomes of attempts in one round trip. A `Retry` on the last allowed
-    /// attempt becomes `Dead`. Returns for each whether it was recorded: `false` means the
+    /// attempt becomes `Dead`; a `RetryAfter` never does. Returns for each whether it was recorded: `false` means the
     /// lease had been taken over (the worker was presumed dead) and the result was dropped.
     pub async fn finish<C: ConnectionLike>(
         &self,
@@ -298,6 +309,13 @@ impl JobQueue {
                 Outcome::Retry(e) => {
                     let delay = self.settings.backoff(f.attempt, rand::random::<f64>());
                     (format!("retry:{}", delay.as_millis()), e.as_str())
+                }
+                Outcome::RetryAfter { error, delay } => {
+                    // At least the base backoff (a reset time in the past means "now"), at most
+                    // a day (a bogus header must not park a job forever).
+                    let ms = (delay.as_millis() as u64)
+                        .clamp(self.settings.backoff_base_ms, MAX_RETRY_AFTER_MS);
+                    (format!("wait:{ms}"), error.as_str())
                 }
             };
             inv.arg(f.id.to_string())

@@ -1,19 +1,20 @@
 //! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
 
 pub mod index;
+pub mod inflate;
 pub mod noop;
 pub mod push;
 
 use std::sync::Arc;
 
-use netkan_common::QueueName;
 use netkan_common::config::Settings;
+use netkan_common::{Game, QueueName};
 
 use crate::context::Registry;
 use crate::runner::Role;
 
 /// Every role this build knows.
-pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, index::ROLE];
+pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, inflate::ROLE, index::ROLE];
 
 /// Builds the roles named in the settings (all known roles when none are named).
 ///
@@ -36,6 +37,17 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                 noop::ROLE => {
                     noop::register(&mut registry);
                     vec![QueueName::new(noop::QUEUE)?]
+                }
+                inflate::ROLE => {
+                    let inflator = netkan_inflator::Inflator::new(all)?;
+                    let env = inflate::InflateEnv::new(inflator, all.data_dir.clone());
+                    inflate::register(&mut registry, Arc::new(env));
+                    let games = all
+                        .games
+                        .keys()
+                        .map(Game::new)
+                        .collect::<Result<Vec<Game>, _>>()?;
+                    inflate::queues(games)
                 }
                 push::ROLE => {
                     let env = push::PushEnv {

@@ -449,6 +449,14 @@ impl Shared {
                         }
                         Outcome::Retry(msg)
                     }
+                    Err(JobError::RetryAfter { error, delay }) => {
+                        let msg = format!("{error:#}");
+                        ctx.log_final(
+                            Level::Warn,
+                            &format!("throttled; trying again in {}s (not counted as an attempt): {msg}", delay.as_secs()),
+                        );
+                        Outcome::RetryAfter { error: msg, delay }
+                    }
                 };
                 let ms = started.elapsed().as_millis() as u64;
                 match &outcome {

@@ -2,7 +2,8 @@
 -- KEYS[1]: the finished-jobs index; KEYS[2]: the stats hash
 -- ARGV[1]: prefix; ARGV[2]: retention seconds; ARGV[3]: dead retention seconds
 -- ARGV[4+5i .. 8+5i] for job i: id, queue, token, outcome, error ('' for none); the outcome is
---   'succeeded', 'failed', 'dead', or 'retry:<delay ms>' (wait out a backoff, then run again)
+--   'succeeded', 'failed', 'dead', 'retry:<delay ms>' (wait out a backoff, then run again), or
+--   'wait:<delay ms>' (the same, but the attempt is not counted: a host throttled the job)
 -- Returns: for each job 1 if recorded, 0 if its lease had been taken over (the result is dropped)
 local prefix, ttl, dead_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
@@ -20,6 +21,11 @@ for a = 4, #ARGV, 5 do
     out[#out + 1] = 1
     local kind = r[3] or ''
     local delay = tonumber(string.match(outcome, '^retry:(%d+)$'))
+    local wait = tonumber(string.match(outcome, '^wait:(%d+)$'))
+    if wait then
+      delay = wait
+      redis.call('HINCRBY', jk, 'attempts', -1)
+    end
     local fields = {'finished', now}
     if err ~= '' then fields[#fields + 1] = 'error'; fields[#fields + 1] = err end
     if delay then
