@@ -8,11 +8,13 @@
 //! - `git`: working clones: read (the push worker) and write (commit, pull `-X ours`, push,
 //!   branches) for the indexer and the adder.
 //! - `forge`: GitHub pull requests, labels, comments and the rate limit.
+//! - `downloads`: download counts from GitHub, SpaceDock, archive.org and SourceForge.
 //! - `notify`: notices for people (new inflation errors, scheduler skips) to a webhook.
 //! - `bench`: the job-core benchmark (`netkan-worker bench`).
 
 pub mod bench;
 pub mod context;
+pub mod downloads;
 pub mod forge;
 pub mod git;
 pub mod jobs;

@@ -1,9 +1,14 @@
 //! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
 
+pub mod auto_freeze;
+pub mod clean_cache;
+pub mod download_count;
+pub mod housekeeping;
 pub mod index;
 pub mod inflate;
 pub mod noop;
 pub mod push;
+pub mod ticket_close;
 
 use std::sync::Arc;
 
@@ -14,7 +19,13 @@ use crate::context::Registry;
 use crate::runner::Role;
 
 /// Every role this build knows.
-pub const ROLES: &[&str] = &[noop::ROLE, push::ROLE, inflate::ROLE, index::ROLE];
+pub const ROLES: &[&str] = &[
+    noop::ROLE,
+    push::ROLE,
+    inflate::ROLE,
+    index::ROLE,
+    housekeeping::ROLE,
+];
 
 /// Builds the roles named in the settings (all known roles when none are named).
 ///
@@ -70,6 +81,14 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     );
                     index::register(&mut registry, Arc::new(env));
                     vec![QueueName::outbound()]
+                }
+                housekeeping::ROLE => {
+                    let env = Arc::new(housekeeping::HousekeepingEnv::new(all, http.clone()));
+                    download_count::register(&mut registry, env.clone());
+                    auto_freeze::register(&mut registry, env.clone());
+                    ticket_close::register(&mut registry, env.clone());
+                    clean_cache::register(&mut registry, env);
+                    vec![housekeeping::queue()]
                 }
                 other => anyhow::bail!(
                     "worker.roles: unknown role {other:?}; known roles: {}",

@@ -1,0 +1,205 @@
+//! Role `housekeeping`: the periodic jobs of the reference's daily and weekly scheduled tasks
+//! (§0), each a job on the `housekeeping` queue with its own UUID and log:
+//! `download-count` and `auto-freeze` (per game), `ticket-close` and `clean-cache`.
+//!
+//! This module holds what they share: their environment from the settings, the job builder
+//! (used by the schedule and by `netkan housekeeping run`), working clones locked per process,
+//! and pushing a game's primary branch.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use netkan_common::config::{GameSettings, HostSettings, HousekeepingSettings, Settings};
+use netkan_common::{Game, Lane, NewJob, QueueName};
+
+use crate::context::{JobContext, JobError};
+use crate::forge::Forge;
+use crate::git::{Favor, GitError, Identity, WorkTree};
+use crate::notify::Notifier;
+
+use super::{auto_freeze, clean_cache, download_count, ticket_close};
+
+/// The role name.
+pub const ROLE: &str = "housekeeping";
+
+/// Every housekeeping kind, and whether it runs once per game (else once).
+pub const KINDS: &[(&str, bool)] = &[
+    (download_count::KIND, true),
+    (auto_freeze::KIND, true),
+    (ticket_close::KIND, false),
+    (clean_cache::KIND, false),
+];
+
+/// The queue the role serves.
+pub fn queue() -> QueueName {
+    QueueName::housekeeping()
+}
+
+/// A housekeeping job of `kind` for `game`, on the housekeeping queue.
+///
+/// # Errors
+/// If `kind` is not a housekeeping kind; the message lists them.
+pub fn new_job(kind: &str, game: Game, lane: Lane) -> Result<NewJob, String> {
+    if !KINDS.iter().any(|(k, _)| *k == kind) {
+        let known: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+        return Err(format!(
+            "{kind:?} is not a housekeeping job; known: {}",
+            known.join(", ")
+        ));
+    }
+    Ok(NewJob::new(kind, queue()).with_game(game).with_lane(lane))
+}
+
+/// What the housekeeping jobs need from the settings.
+pub struct HousekeepingEnv {
+    /// Working clones live under `<data_dir>/work/<game>/`.
+    pub data_dir: PathBuf,
+    /// Repositories per game.
+    pub games: BTreeMap<String, GameSettings>,
+    /// The jobs' parameters.
+    pub settings: HousekeepingSettings,
+    /// Base URLs and the GitHub token.
+    pub hosts: HostSettings,
+    /// The bot's commit identity.
+    pub identity: Identity,
+    /// The process's HTTP client.
+    pub http: reqwest::Client,
+    /// Pull requests and issues.
+    pub forge: Forge,
+    /// Notices (download summaries).
+    pub notifier: Notifier,
+    /// `web.base_url`, for log links.
+    pub base_url: String,
+    /// The download cache directory and its cap.
+    pub cache_dir: PathBuf,
+    /// `cache.max_bytes`.
+    pub cache_max_bytes: u64,
+}
+
+impl HousekeepingEnv {
+    /// The environment of `settings`, over the process's `http` client.
+    pub fn new(all: &Settings, http: reqwest::Client) -> Self {
+        Self {
+            data_dir: all.data_dir.clone(),
+            games: all.games.clone(),
+            settings: all.housekeeping.clone(),
+            hosts: all.hosts.clone(),
+            identity: Identity::from(&all.git),
+            forge: Forge::new(http.clone(), &all.hosts),
+            notifier: Notifier::new(http.clone(), all.notify.webhook_url.clone()),
+            http,
+            base_url: all.web.base_url.trim_end_matches('/').to_owned(),
+            cache_dir: all.cache_dir(),
+            cache_max_bytes: all.cache.max_bytes,
+        }
+    }
+
+    /// A game's settings, if it has any.
+    pub fn game(&self, game: &Game) -> Option<&GameSettings> {
+        self.games.get(game.as_str())
+    }
+
+    /// The log page of a job.
+    pub fn log_url(&self, ctx: &JobContext) -> String {
+        format!("{}/logs/{}", self.base_url, ctx.id())
+    }
+}
+
+/// A working clone directory this process holds exclusively while the guard lives (an
+/// advisory lock on `<dir>.lock`), so two workers on one machine never share it.
+pub(crate) struct LockedDir {
+    /// The directory.
+    pub dir: PathBuf,
+    _lock: File,
+}
+
+/// Locks `<data_dir>/work/<game>/<name>`; a retryable error if another process holds it.
+pub(crate) fn lock_work_dir(
+    data_dir: &std::path::Path,
+    game: &Game,
+    name: &str,
+) -> Result<LockedDir, JobError> {
+    let base = data_dir.join("work").join(game.as_str());
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+    let lock_path = base.join(format!("{name}.lock"));
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    if file.try_lock().is_err() {
+        return Err(JobError::Retry(anyhow::anyhow!(
+            "{} is in use by another process",
+            base.join(name).display()
+        )));
+    }
+    Ok(LockedDir {
+        dir: base.join(name),
+        _lock: file,
+    })
+}
+
+/// Runs blocking git work off the async threads; git failures are worth retrying.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, GitError> + Send + 'static,
+) -> Result<T, JobError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(JobError::Retry(anyhow::Error::new(e))),
+        Err(e) => Err(JobError::Retry(anyhow::anyhow!("git task panicked: {e}"))),
+    }
+}
+
+/// Opens (cloning on first use) the working clone at `dir` on its primary branch, brought
+/// up to date with `git pull -X ours` (so a commit a failed push left behind is kept).
+pub(crate) fn open_primary(
+    remote: &str,
+    dir: &std::path::Path,
+    identity: &Identity,
+) -> Result<WorkTree, GitError> {
+    let mut tree = WorkTree::open_or_clone(remote, dir)?;
+    tree.fetch()?;
+    let primary = tree.primary().to_owned();
+    tree.switch(&primary)?;
+    tree.reset_to_head()?;
+    tree.pull(&primary, Favor::Ours, identity)?;
+    Ok(tree)
+}
+
+/// Pushes the primary branch, pulling `-X ours` and trying again when the remote moved
+/// meanwhile (up to `attempts` pushes). Returns how many commits were pushed.
+pub(crate) fn push_primary(
+    ctx: &JobContext,
+    tree: &mut WorkTree,
+    identity: &Identity,
+    attempts: u32,
+) -> Result<usize, GitError> {
+    let primary = tree.primary().to_owned();
+    let mut attempt = 1;
+    loop {
+        tree.pull(&primary, Favor::Ours, identity)?;
+        let unpushed = tree.unpushed(&primary)?.len();
+        if unpushed == 0 {
+            return Ok(0);
+        }
+        match tree.push(&primary) {
+            Ok(()) => {
+                ctx.info(format!(
+                    "pushed {unpushed} commits to {primary} of {}",
+                    tree.url()
+                ));
+                return Ok(unpushed);
+            }
+            Err(e @ GitError::Rejected { .. }) if attempt < attempts => {
+                ctx.warn(format!(
+                    "push attempt {attempt} of {attempts}: {e}; pulling again"
+                ));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
