@@ -131,6 +131,12 @@ impl Keys {
     pub fn lock(&self, name: &str) -> String {
         format!("{}lock:{}", self.prefix, name)
     }
+
+    /// Marks that periodic job `name` was enqueued for period `period` (a string holding
+    /// the job's id, `SET NX` by the first worker to get there, expiring after the period).
+    pub fn periodic(&self, name: &str, period: i64) -> String {
+        format!("{}periodic:{}:{}", self.prefix, name, period)
+    }
 }
 
 #[cfg(test)]

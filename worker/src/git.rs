@@ -149,6 +149,38 @@ impl WorkingClone {
         }
     }
 
+    /// A file's text at a commit, following symbolic links inside the tree (as a checkout
+    /// would); `None` if absent or a link leads nowhere.
+    pub fn read_text(&self, commit: Oid, path: &str) -> anyhow::Result<Option<String>> {
+        let tree = self.repo.find_commit(commit)?.tree()?;
+        let mut path = path.to_owned();
+        // A few hops at most: a link loop is not followed forever.
+        for _ in 0..8 {
+            let Ok(entry) = tree.get_path(Path::new(&path)) else {
+                return Ok(None);
+            };
+            let blob = self.repo.find_blob(entry.id())?;
+            let text = std::str::from_utf8(blob.content())
+                .with_context(|| format!("{path} is not valid UTF-8"))?;
+            if entry.filemode() != 0o120000 {
+                return Ok(Some(text.to_owned()));
+            }
+            let base = Path::new(&path).parent().unwrap_or(Path::new(""));
+            let mut parts: Vec<String> = Vec::new();
+            for c in base.join(text).components() {
+                match c {
+                    std::path::Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+                    std::path::Component::ParentDir => {
+                        parts.pop();
+                    }
+                    _ => {}
+                }
+            }
+            path = parts.join("/");
+        }
+        Ok(None)
+    }
+
     /// The names of the files directly under `dir` at a commit.
     pub fn list_dir(&self, commit: Oid, dir: &str) -> anyhow::Result<Vec<String>> {
         let tree = self.repo.find_commit(commit)?.tree()?;

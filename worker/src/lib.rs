@@ -10,6 +10,8 @@
 //! - `forge`: GitHub pull requests, labels, comments and the rate limit.
 //! - `downloads`: download counts from GitHub, SpaceDock, archive.org and SourceForge.
 //! - `notify`: notices for people (new inflation errors, scheduler skips) to a webhook.
+//! - `periodic`: jobs enqueued once per period by whichever worker gets there first, and
+//!   the lock that keeps one instance of each running.
 //! - `bench`: the job-core benchmark (`netkan-worker bench`).
 
 pub mod bench;
@@ -19,6 +21,7 @@ pub mod forge;
 pub mod git;
 pub mod jobs;
 pub mod notify;
+pub mod periodic;
 pub mod runner;
 
 use std::time::Duration;
@@ -40,8 +43,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
     let roles = jobs::roles(settings)?;
+    let worker_id = runner::new_worker_id();
+    let ticker = tokio::spawn(periodic::run(
+        jobs::periodic(settings, &roles),
+        settings.job_queue(),
+        redis_url.to_owned(),
+        worker_id.clone(),
+        shutdown.clone(),
+    ));
     let cfg = RunnerConfig {
-        worker_id: runner::new_worker_id(),
+        worker_id,
         redis_url: redis_url.to_owned(),
         queue: settings.job_queue(),
         pool: netkan_common::connect::pool(redis_url, settings.redis.pool_size)?,
@@ -58,6 +69,7 @@ pub async fn run(
     ));
     let report = runner::run(cfg, shutdown).await;
     drain.abort();
+    ticker.abort();
     report
 }
 

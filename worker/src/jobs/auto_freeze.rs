@@ -24,7 +24,7 @@ use crate::context::{JobContext, JobError, JobResult, Registry};
 use crate::forge::{Opened, PullRequest};
 use crate::git::{GitError, message_with_job};
 
-use super::housekeeping::{HousekeepingEnv, blocking, lock_work_dir, open_primary};
+use super::housekeeping::{HousekeepingEnv, blocking, exclusively, lock_work_dir, open_primary};
 
 /// The job kind.
 pub const KIND: &str = "auto-freeze";
@@ -37,7 +37,10 @@ pub const LABELS: [&str; 3] = ["Pull request", "Freeze", "Needs looking into"];
 
 /// Registers the handler.
 pub fn register(registry: &mut Registry, env: Arc<HousekeepingEnv>) {
-    registry.register(KIND, move |ctx| run(ctx, env.clone()));
+    registry.register(KIND, move |ctx| {
+        let env = env.clone();
+        async move { exclusively(&ctx.clone(), run(ctx, env)).await }
+    });
 }
 
 /// A mod proposed for freezing.

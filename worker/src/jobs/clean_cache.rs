@@ -9,14 +9,17 @@ use netkan_inflator::cache::DownloadCache;
 
 use crate::context::{JobContext, JobError, JobResult, Registry};
 
-use super::housekeeping::HousekeepingEnv;
+use super::housekeeping::{HousekeepingEnv, exclusively};
 
 /// The job kind.
 pub const KIND: &str = "clean-cache";
 
 /// Registers the handler.
 pub fn register(registry: &mut Registry, env: Arc<HousekeepingEnv>) {
-    registry.register(KIND, move |ctx| run(ctx, env.clone()));
+    registry.register(KIND, move |ctx| {
+        let env = env.clone();
+        async move { exclusively(&ctx.clone(), run(ctx, env)).await }
+    });
 }
 
 async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {

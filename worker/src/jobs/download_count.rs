@@ -29,7 +29,9 @@ use crate::downloads::{self, Counter, Tally, Wanted, python_json_dumps, top_tabl
 use crate::git::{GitError, message_with_job};
 use crate::notify::Notice;
 
-use super::housekeeping::{HousekeepingEnv, blocking, lock_work_dir, open_primary, push_primary};
+use super::housekeeping::{
+    HousekeepingEnv, blocking, exclusively, lock_work_dir, open_primary, push_primary,
+};
 
 /// The job kind.
 pub const KIND: &str = "download-count";
@@ -44,7 +46,10 @@ const PUSH_ATTEMPTS: u32 = 3;
 
 /// Registers the handler.
 pub fn register(registry: &mut Registry, env: Arc<HousekeepingEnv>) {
-    registry.register(KIND, move |ctx| run(ctx, env.clone()));
+    registry.register(KIND, move |ctx| {
+        let env = env.clone();
+        async move { exclusively(&ctx.clone(), run(ctx, env)).await }
+    });
 }
 
 /// What a scan of CKAN-meta found.

@@ -2,22 +2,33 @@
 //! (§0), each a job on the `housekeeping` queue with its own UUID and log:
 //! `download-count` and `auto-freeze` (per game), `ticket-close` and `clean-cache`.
 //!
+//! Each is a periodic job ([`crate::periodic`]): its schedule is `[housekeeping.<kind>]`;
+//! per-game kinds have one periodic entry per game that has the repository they need
+//! (`download-count-ksp`), so each game's run has its own job and log. While a run goes it
+//! holds the lock `housekeeping:<kind>[:<game>]`, so one instance runs at a time across
+//! every worker, whether the ticker or an operator enqueued it.
+//!
 //! This module holds what they share: their environment from the settings, the job builder
-//! (used by the schedule and by `netkan housekeeping run`), working clones locked per process,
-//! and pushing a game's primary branch.
+//! (used by the ticker and by `netkan housekeeping run`), the lock, working clones locked per
+//! process, and pushing a game's primary branch.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::PathBuf;
 
+use std::future::Future;
+
 use anyhow::Context;
-use netkan_common::config::{GameSettings, HostSettings, HousekeepingSettings, Settings};
+use netkan_common::config::{
+    GameSettings, HostSettings, HousekeepingSettings, ScheduleSpec, Settings, parse_time_of_day,
+};
 use netkan_common::{Game, Lane, NewJob, QueueName};
 
-use crate::context::{JobContext, JobError};
+use crate::context::{JobContext, JobError, JobResult};
 use crate::forge::Forge;
 use crate::git::{Favor, GitError, Identity, WorkTree};
 use crate::notify::Notifier;
+use crate::periodic::{Exclusive, Period, Periodic};
 
 use super::{auto_freeze, clean_cache, download_count, ticket_close};
 
@@ -50,6 +61,96 @@ pub fn new_job(kind: &str, game: Game, lane: Lane) -> Result<NewJob, String> {
         ));
     }
     Ok(NewJob::new(kind, queue()).with_game(game).with_lane(lane))
+}
+
+/// The period of a schedule; `None` if it has none usable (validation rejects that).
+pub fn period(s: &ScheduleSpec<'_>) -> Option<Period> {
+    if s.every_secs > 0 {
+        Some(Period::Every(
+            i64::try_from(s.every_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+        ))
+    } else {
+        parse_time_of_day(s.at).map(Period::DailyAt)
+    }
+}
+
+/// The enabled housekeeping jobs of `settings`: per-game kinds for each game with the
+/// repository they need, the others once (for the default game).
+pub fn periodic_jobs(settings: &Settings) -> Vec<Periodic> {
+    let h = &settings.housekeeping;
+    let schedules = [
+        (download_count::KIND, h.download_count.schedule()),
+        (auto_freeze::KIND, h.auto_freeze.schedule()),
+        (ticket_close::KIND, h.ticket_close.schedule()),
+        (clean_cache::KIND, h.clean_cache.schedule()),
+    ];
+    let mut out = Vec::new();
+    for (kind, schedule) in schedules {
+        let Some(period) = period(&schedule).filter(|_| schedule.enabled) else {
+            continue;
+        };
+        let games: Vec<Option<Game>> = if per_game(kind) {
+            settings
+                .games
+                .iter()
+                .filter(|(_, g)| {
+                    if kind == download_count::KIND {
+                        g.ckanmeta.is_some()
+                    } else {
+                        g.netkan.is_some()
+                    }
+                })
+                .filter_map(|(name, _)| Game::new(name).ok())
+                .map(Some)
+                .collect()
+        } else {
+            vec![None]
+        };
+        for game in games {
+            let name = match &game {
+                Some(g) => format!("{kind}-{g}"),
+                None => kind.to_owned(),
+            };
+            let job =
+                new_job(kind, game.unwrap_or_default(), Lane::Low).expect("a housekeeping kind");
+            out.push(Periodic { name, period, job });
+        }
+    }
+    out
+}
+
+/// True for the kinds that run once per game.
+pub fn per_game(kind: &str) -> bool {
+    KINDS.iter().any(|(k, g)| *k == kind && *g)
+}
+
+/// Runs `work` holding the lock of the job's kind (and game, for per-game kinds): if another
+/// run holds it, logs which and succeeds without doing anything.
+pub(crate) async fn exclusively<Fut>(ctx: &JobContext, work: Fut) -> JobResult
+where
+    Fut: Future<Output = JobResult>,
+{
+    let kind = &ctx.job().kind;
+    let name = if per_game(kind) {
+        format!("housekeeping:{kind}:{}", ctx.job().game)
+    } else {
+        format!("housekeeping:{kind}")
+    };
+    let lock = match Exclusive::acquire(ctx, &name).await? {
+        Ok(lock) => lock,
+        Err(holder) => {
+            ctx.notice(format!(
+                "skipped: another {kind} run holds {name} (job {holder})"
+            ));
+            return Ok(());
+        }
+    };
+    let result = work.await;
+    if let Err(e) = lock.release().await {
+        // It expires by itself shortly.
+        ctx.warn(format!("could not release {name}: {e:#}"));
+    }
+    result
 }
 
 /// What the housekeeping jobs need from the settings.

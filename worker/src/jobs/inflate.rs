@@ -24,7 +24,7 @@ use netkan_inflator::{GameInfo, InflateError, InflateRequest, Inflation, Inflati
 
 use crate::context::{JobContext, JobError, JobResult, Registry};
 use crate::git::clone_dir;
-use crate::jobs::push::INFLATE_KIND;
+use crate::jobs::inflation::INFLATE_KIND;
 
 /// The role name.
 pub const ROLE: &str = "inflate";

@@ -6,8 +6,10 @@ pub mod download_count;
 pub mod housekeeping;
 pub mod index;
 pub mod inflate;
+pub mod inflation;
 pub mod noop;
 pub mod push;
+pub mod schedule;
 pub mod ticket_close;
 
 use std::sync::Arc;
@@ -24,6 +26,7 @@ pub const ROLES: &[&str] = &[
     push::ROLE,
     inflate::ROLE,
     index::ROLE,
+    schedule::ROLE,
     housekeeping::ROLE,
 ];
 
@@ -90,6 +93,20 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     clean_cache::register(&mut registry, env);
                     vec![housekeeping::queue()]
                 }
+                schedule::ROLE => {
+                    let env = schedule::ScheduleEnv {
+                        data_dir: all.data_dir.clone(),
+                        games: all.games.clone(),
+                        forge: crate::forge::Forge::new(http.clone(), &all.hosts),
+                        notifier: crate::notify::Notifier::new(
+                            http.clone(),
+                            all.notify.webhook_url.clone(),
+                        ),
+                        base_url: all.web.base_url.clone(),
+                    };
+                    schedule::register(&mut registry, Arc::new(env));
+                    vec![QueueName::new(schedule::QUEUE)?]
+                }
                 other => anyhow::bail!(
                     "worker.roles: unknown role {other:?}; known roles: {}",
                     ROLES.join(", ")
@@ -103,4 +120,16 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
             })
         })
         .collect()
+}
+
+/// The periodic jobs of the roles served (their tickers run in every such process).
+pub fn periodic(all: &Settings, roles: &[Role]) -> Vec<crate::periodic::Periodic> {
+    let mut out = Vec::new();
+    if roles.iter().any(|r| r.name == schedule::ROLE) {
+        out.extend(schedule::periodic_jobs(all));
+    }
+    if roles.iter().any(|r| r.name == housekeeping::ROLE) {
+        out.extend(housekeeping::periodic_jobs(all));
+    }
+    out
 }

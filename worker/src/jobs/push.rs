@@ -13,15 +13,14 @@ use anyhow::Context;
 use netkan_common::ckan::{Kref, Module, parse_netkan};
 use netkan_common::config::GameSettings;
 use netkan_common::requests::{self, InflateRequest, PushRequest, SpacedockEvent};
-use netkan_common::{Game, NewJob, QueueName};
+use netkan_common::{Game, Lane};
 
 use crate::context::{JobContext, JobError, JobResult, Registry};
 use crate::git::{Change, WorkingClone, clone_dir};
+use crate::jobs::inflation::{apply_highest, highest_versions, inflate_job};
 
 /// The role name.
 pub const ROLE: &str = "push";
-/// The kind of the inflation jobs this role enqueues.
-pub const INFLATE_KIND: &str = "inflate";
 /// Where `.netkan` files live in the NetKAN repository.
 const NETKAN_DIR: &str = "NetKAN";
 
@@ -241,6 +240,7 @@ async fn run_spacedock_event(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
 /// frozen, and writes the summary.
 async fn act_on(ctx: &JobContext, env: &PushEnv, game: &Game, files: Vec<Candidate>) -> JobResult {
     let mut jobs = Vec::new();
+    // The identifier of each job, in the same order.
     let mut names = Vec::new();
     let mut invalid = Vec::new();
     let mut frozen = Vec::new();
@@ -264,13 +264,7 @@ async fn act_on(ctx: &JobContext, env: &PushEnv, game: &Game, files: Vec<Candida
                 if !out_of_order {
                     wanted_versions.push(id.clone());
                 }
-                jobs.push(
-                    NewJob::new(INFLATE_KIND, QueueName::inbound(game))
-                        .with_game(game.clone())
-                        .with_attr("GameId", game.as_str())
-                        .with_dedup_key(format!("{game}/{id}"))
-                        .with_body(text),
-                );
+                jobs.push(inflate_job(game, &id, text, Lane::High));
                 names.push(id);
             }
             Err(problem) => {
@@ -286,16 +280,9 @@ async fn act_on(ctx: &JobContext, env: &PushEnv, game: &Game, files: Vec<Candida
         let ids = wanted_versions.clone();
         match blocking(move || highest_versions(&remote, &dir, &ids)).await {
             Ok(found) => {
-                for job in &mut jobs {
-                    let id = stem_of_dedup(job);
-                    if let Some((stable, pre)) = found.get(&id) {
-                        if let Some(v) = stable {
-                            job.attributes.insert("HighestVersion".into(), v.clone());
-                        }
-                        if let Some(v) = pre {
-                            job.attributes
-                                .insert("HighestVersionPrerelease".into(), v.clone());
-                        }
+                for (job, id) in jobs.iter_mut().zip(&names) {
+                    if let Some(h) = found.get(id) {
+                        apply_highest(job, h);
                     }
                 }
             }
@@ -359,44 +346,11 @@ pub fn validate(file_id: &str, text: &str) -> Result<bool, String> {
         .unwrap_or(false))
 }
 
-/// An identifier's highest stable and prerelease versions, as the inflator gets them.
-type Highest = (Option<String>, Option<String>);
-
-/// Highest stable and prerelease versions of `ids` in a read-only checkout of CKAN-meta.
-fn highest_versions(
-    remote: &str,
-    dir: &Path,
-    ids: &[String],
-) -> anyhow::Result<BTreeMap<String, Highest>> {
-    let root = crate::git::checkout(remote, dir)?;
-    let mut out = BTreeMap::new();
-    for id in ids {
-        let mut errors = Vec::new();
-        let h = netkan_common::ckan::meta_tree::highest_in_dir(&root.join(id), &mut errors);
-        out.insert(
-            id.clone(),
-            (
-                h.stable.map(|v| v.to_string()),
-                h.prerelease.map(|v| v.to_string()),
-            ),
-        );
-    }
-    Ok(out)
-}
-
 async fn mark_frozen(ctx: &JobContext, game: &Game, id: &str) -> anyhow::Result<()> {
     let store = netkan_common::status::StatusStore::new(ctx.queue().keys().clone());
     let mut conn = ctx.redis().get().await?;
     store.set_frozen(&mut *conn, game, id, true).await?;
     Ok(())
-}
-
-fn stem_of_dedup(job: &NewJob) -> String {
-    job.dedup_key
-        .as_deref()
-        .and_then(|k| k.split_once('/'))
-        .map(|(_, id)| id.to_owned())
-        .unwrap_or_default()
 }
 
 fn summarize(names: &[String]) -> String {

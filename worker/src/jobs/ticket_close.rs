@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::context::{JobContext, JobError, JobResult, Registry};
 use crate::forge::ForgeError;
 
-use super::housekeeping::HousekeepingEnv;
+use super::housekeeping::{HousekeepingEnv, exclusively};
 
 /// The job kind.
 pub const KIND: &str = "ticket-close";
@@ -30,7 +30,10 @@ const PAGE: usize = 100;
 
 /// Registers the handler.
 pub fn register(registry: &mut Registry, env: Arc<HousekeepingEnv>) {
-    registry.register(KIND, move |ctx| run(ctx, env.clone()));
+    registry.register(KIND, move |ctx| {
+        let env = env.clone();
+        async move { exclusively(&ctx.clone(), run(ctx, env)).await }
+    });
 }
 
 #[derive(Debug, Deserialize)]
