@@ -5,6 +5,7 @@ mod ckan;
 mod follow;
 mod inflate_file;
 mod ops;
+mod status;
 mod up;
 
 use std::path::PathBuf;
@@ -25,8 +26,8 @@ struct Cli {
     /// TOML configuration file (also NETKAN_CONFIG).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// Print JSON instead of text (queues, dead, jobs, workers).
-    #[arg(long)]
+    /// Print JSON instead of text (queues, dead, jobs, workers, status show).
+    #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
     command: Command,
@@ -50,6 +51,9 @@ enum Command {
     Jobs(JobsCommand),
     /// Workers and their last heartbeat.
     Workers,
+    /// Mod status: show one, export a game's status.json, dump and restore them all.
+    #[command(subcommand)]
+    Status(status::StatusCommand),
     /// Inspect CKAN metadata files (.netkan, .frozen, .ckan).
     Ckan(ckan::CkanCommand),
     /// Inflate one .netkan here and print its .ckan files (no Redis; hosts from the config).
@@ -122,6 +126,7 @@ fn main() -> anyhow::Result<ExitCode> {
                 ops::show_job(&jq, &mut conn, &id, cli.json).await?
             }
             Command::Workers => ops::workers(&jq, &mut conn, cli.json).await?,
+            Command::Status(cmd) => status::run(&settings, &mut conn, cmd, cli.json).await?,
             Command::Up { .. }
             | Command::Ckan(_)
             | Command::Hook(_)
