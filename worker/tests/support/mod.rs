@@ -3,4 +3,5 @@
 
 pub mod corpus;
 pub mod github;
+pub mod hosts;
 pub mod world;
