@@ -260,10 +260,10 @@ impl<'a> Counter<'a> {
         let mut seen = BTreeSet::new();
         for (id, sources) in wanted {
             for s in sources {
-                if let Source::GitHub { owner, repo } = s {
-                    if seen.insert((owner.clone(), repo.clone())) {
-                        repos.push((id.clone(), (owner.clone(), repo.clone())));
-                    }
+                if let Source::GitHub { owner, repo } = s
+                    && seen.insert((owner.clone(), repo.clone()))
+                {
+                    repos.push((id.clone(), (owner.clone(), repo.clone())));
                 }
             }
         }

@@ -164,6 +164,7 @@ async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {
     let work = lock_work_dir(&env.data_dir, &game, "CKAN-meta-counts")?;
     let (dir, identity) = (work.dir.clone(), env.identity.clone());
     let (remote2, ctx2) = (remote.clone(), ctx.clone());
+    ctx.info(format!("updating the working clone {}", dir.display()));
     let scanned = blocking(move || {
         let tree = open_primary(&remote2, &dir, &identity)?;
         ctx2.info(format!(

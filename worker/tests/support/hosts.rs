@@ -29,7 +29,7 @@ pub mod model {
 
     /// GitHub has no such repository.
     pub fn gh_missing(owner: &str, repo: &str) -> bool {
-        fnv(&format!("gh:{owner}/{repo}")) % 23 == 0
+        fnv(&format!("gh:{owner}/{repo}")).is_multiple_of(23)
     }
 
     /// A repository's own release downloads.
@@ -39,7 +39,7 @@ pub mod model {
 
     /// The repository it was forked from, if any.
     pub fn gh_parent(owner: &str, repo: &str) -> Option<(String, String)> {
-        (fnv(&format!("gh-parent:{owner}/{repo}")) % 3 == 0)
+        (fnv(&format!("gh-parent:{owner}/{repo}")).is_multiple_of(3))
             .then(|| (format!("{owner}-up"), repo.to_owned()))
     }
 
@@ -57,9 +57,9 @@ pub mod model {
 
     /// SpaceDock's count for a mod id; `None`: absent from the answer.
     pub fn sd(id: u64) -> Option<u64> {
-        if fnv(&format!("sd:{id}")) % 13 == 0 {
+        if fnv(&format!("sd:{id}")).is_multiple_of(13) {
             None
-        } else if fnv(&format!("sd-zero:{id}")) % 11 == 0 {
+        } else if fnv(&format!("sd-zero:{id}")).is_multiple_of(11) {
             Some(0)
         } else {
             Some(u64::from(fnv(&format!("sd-count:{id}")) % 50_000))
@@ -68,7 +68,7 @@ pub mod model {
 
     /// archive.org's all-time views of an item; `None`: absent from the answer.
     pub fn ia(item: &str) -> Option<u64> {
-        (fnv(&format!("ia:{item}")) % 9 != 0)
+        (!fnv(&format!("ia:{item}")).is_multiple_of(9))
             .then(|| u64::from(fnv(&format!("ia-count:{item}")) % 1000))
     }
 
