@@ -9,7 +9,8 @@
 //! # Layout
 //! - `routes/`: one module per resource, handlers named verb first. Webhooks: `inflate`
 //!   (`/inflate`), `spacedock` (`/sd/*`), `github` (`/gh/*`); pages and API: `logs`
-//!   (`/logs/<uuid>`), `jobs` (`/api/v1/jobs`), `queues` (the dashboard); `health`
+//!   (`/logs/<uuid>`), `jobs` (`/api/v1/jobs`), `queues` (the dashboard), `status` (`/status`
+//!   and the `status.json` exports, from the status store); `health`
 //!   (`/healthz`, `/metrics`); `assets` (`/static/*`).
 //! - `state`: what every handler shares (`AppState`).
 //! - `error`: `WebError`, answered as a page, JSON or plain text depending on the route.

@@ -38,7 +38,7 @@ impl Flavour {
     /// The flavour of the route at `path`.
     pub(crate) fn of(path: &str) -> Self {
         const TEXT: [&str; 5] = ["/inflate", "/sd/", "/gh/", "/healthz", "/metrics"];
-        if path.starts_with("/api/") {
+        if path.starts_with("/api/") || (path.starts_with("/status/") && path.ends_with(".json")) {
             Flavour::Json
         } else if TEXT.iter().any(|p| path.starts_with(p)) {
             Flavour::Text

@@ -32,6 +32,8 @@ pub(crate) struct AppState {
     pub(crate) live: LiveHub,
     /// `web.base_url` without a trailing slash.
     pub(crate) base_url: String,
+    /// The configured games, for the status pages.
+    pub(crate) games: Vec<netkan_common::Game>,
     /// Tells this state's thread pools from another server's in the same process (tests).
     id: usize,
     redis_url: String,
@@ -68,6 +70,12 @@ impl AppState {
             allowed,
             live: LiveHub::new(shutdown),
             base_url: settings.web.base_url.trim_end_matches('/').to_owned(),
+            games: settings
+                .games
+                .keys()
+                .map(netkan_common::Game::new)
+                .collect::<Result<_, _>>()
+                .context("invalid setting games")?,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             redis_url: redis_url.to_owned(),
             pool_size: settings.redis.pool_size,

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 use crate::error::WebError;
 
 /// Name, content type, contents.
-const ASSETS: [(&str, &str, &str); 3] = [
+const ASSETS: [(&str, &str, &str); 4] = [
     (
         "netkan.css",
         "text/css; charset=utf-8",
@@ -22,6 +22,11 @@ const ASSETS: [(&str, &str, &str); 3] = [
         "queues.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/queues.js"),
+    ),
+    (
+        "status.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/status.js"),
     ),
 ];
 

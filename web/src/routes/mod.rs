@@ -8,6 +8,7 @@
 //! | `GET /logs/<uuid>`, `GET /logs/<uuid>/events` (SSE) | `logs` |
 //! | `GET /api/v1/jobs/<uuid>`, `GET /api/v1/jobs` | `jobs` |
 //! | `GET /queues`, `POST /queues/dead/<uuid>/{retry,delete}`, `POST /queues/inflate` | `queues` |
+//! | `GET /status`, `GET /status/rows.json`, `GET /status/netkan[-<game>].json` | `status` |
 //! | `GET /healthz`, `GET /metrics` | `health` |
 //! | `GET /static/<file>` | `assets` |
 //!
@@ -22,6 +23,7 @@ mod jobs;
 mod logs;
 mod queues;
 mod spacedock;
+mod status;
 
 use actix_web::{HttpResponse, web};
 
@@ -66,6 +68,9 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(queues::delete_dead),
         )
         .route("/queues/inflate", web::post().to(queues::enqueue_inflation))
+        .route("/status", web::get().to(status::show_status))
+        .route("/status/rows.json", web::get().to(status::list_status_rows))
+        .route("/status/{file}", web::get().to(status::show_status_json))
         .route("/healthz", web::get().to(health::check_health))
         .route("/metrics", web::get().to(health::show_metrics))
         .route("/static/{file}", web::get().to(assets::show_asset));

@@ -1,7 +1,8 @@
 //! A real browser on `/logs/<uuid>`: headless Chromium (Debian's `chromium`) driven through
 //! `chromedriver` (`chromium-driver`) with fantoccini. Lines a worker appends appear on the
 //! page without a reload, a line holding markup stays text, and the page notices the end.
-//! Screenshots are saved as `target/logs-page.png` and `target/queues-page.png`.
+//! The status page searches and sorts 4,000 mods. Screenshots are saved as
+//! `target/logs-page.png`, `target/queues-page.png` and `target/status-page.png`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -239,6 +240,126 @@ async fn a_browser_sees_live_lines_appear_and_the_job_end() {
     assert_eq!(title, json!("Queues"));
     std::fs::write(
         screenshot_path("queues-page.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_browser_searches_and_sorts_four_thousand_mods_on_the_status_page() {
+    let app = crate::status::app_with_mods().await;
+    // 4,000 more mods, as many as CKAN-meta has identifiers.
+    {
+        let mut c = app.conn().await;
+        let store = netkan_common::status::StatusStore::new(app.jq.keys().clone());
+        let t = netkan_common::status::parse_time("2024-01-01T00:00:00").unwrap();
+        for i in 0..4000 {
+            let inf = netkan_common::status::Inflation {
+                success: true,
+                error: None,
+                warnings: None,
+                inflated: t + chrono::Duration::minutes(i),
+                indexed: None,
+                release_date: None,
+                resources: None,
+                downloaded: None,
+            };
+            store
+                .record_inflation(
+                    &mut c,
+                    &netkan_common::Game::ksp(),
+                    &format!("Mod{i:04}"),
+                    &inf,
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let driver = start_driver();
+    let client = connect(&driver).await;
+    client.goto(&app.url("/status")).await.unwrap();
+    let count = "return document.getElementById('count').textContent";
+    eventually(Duration::from_secs(20), "the rows to load", || async {
+        (eval(&client, count).await == json!("4003 of 4003 mods")).then_some(())
+    })
+    .await;
+    let rows = "return document.querySelectorAll('#rows tr').length";
+    assert_eq!(eval(&client, rows).await, json!(4003));
+    // Sorted by identifier at first, case-insensitively.
+    let first = "return document.querySelector('#rows tr td').textContent";
+    assert_eq!(eval(&client, first).await, json!("Astrogator"));
+
+    // The error is text, the page ran no script from it, a javascript: resource is no link.
+    let search = |q: &'static str| {
+        format!(
+            "const s = document.getElementById('search'); s.value = {q:?}; s.dispatchEvent(new Event('input'));"
+        )
+    };
+    client.execute(&search("pwned"), vec![]).await.unwrap();
+    eventually(Duration::from_secs(10), "the search to filter", || async {
+        (eval(&client, count).await == json!("1 of 4003 mods")).then_some(())
+    })
+    .await;
+    let error = "return document.querySelector('#rows td.error-message').textContent";
+    assert_eq!(eval(&client, error).await, json!(crate::status::EVIL));
+    assert_eq!(
+        eval(&client, "return window.pwned === undefined").await,
+        json!(true)
+    );
+    client.execute(&search("astro"), vec![]).await.unwrap();
+    eventually(Duration::from_secs(10), "the search for astro", || async {
+        (eval(&client, first).await == json!("Astrogator")).then_some(())
+    })
+    .await;
+    assert_eq!(eval(&client, count).await, json!("1 of 4003 mods"));
+    let links = "return Array.from(document.querySelectorAll('#rows a')).map(a => a.textContent + ' ' + a.getAttribute('href'))";
+    assert_eq!(
+        eval(&client, links).await,
+        json!(["homepage https://example.com/a?b=1&c=2"])
+    );
+
+    // Sorting: last inflated, newest first, then oldest first; the game filter.
+    client.execute(&search(""), vec![]).await.unwrap();
+    eventually(Duration::from_secs(10), "all rows again", || async {
+        (eval(&client, count).await == json!("4003 of 4003 mods")).then_some(())
+    })
+    .await;
+    let header = "document.querySelector('#status th[data-col=\"2\"]').click()";
+    client.execute(header, vec![]).await.unwrap();
+    assert_eq!(eval(&client, first).await, json!("Mod3999"));
+    client.execute(header, vec![]).await.unwrap();
+    let first_inflated = "return document.querySelector('#rows tr td:nth-child(3)').textContent";
+    assert_eq!(
+        eval(&client, first_inflated).await,
+        json!("2023-04-13 08:10")
+    );
+    let last = "return document.querySelector('#rows tr:last-child td').textContent";
+    assert_eq!(
+        eval(&client, last).await,
+        json!("Later"),
+        "never inflated: last either way"
+    );
+    client
+        .execute(
+            "const g = document.getElementById('game'); g.value = 'ksp2'; g.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(eval(&client, count).await, json!("1 of 4003 mods"));
+    assert_eq!(eval(&client, first).await, json!("Later"));
+    client
+        .execute(
+            "const g = document.getElementById('game'); g.value = ''; g.dispatchEvent(new Event('change')); document.getElementById('problems').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(eval(&client, count).await, json!("2 of 4003 mods"));
+
+    std::fs::write(
+        screenshot_path("status-page.png"),
         client.screenshot().await.unwrap(),
     )
     .unwrap();

@@ -11,6 +11,7 @@ mod inflate;
 mod logs;
 mod queues;
 mod spacedock;
+mod status;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
