@@ -1,6 +1,7 @@
 //! `netkan`: the operator command. `netkan up` runs the whole system on one machine; the
 //! other subcommands inspect and repair it.
 
+mod cache;
 mod ckan;
 mod follow;
 mod housekeeping;
@@ -65,6 +66,8 @@ enum Command {
     /// The git post-receive hook: install it into a bare repository, or run it.
     #[command(subcommand)]
     Hook(netkan_hooks::cli::HookCommand),
+    /// Remove downloads older than N days from the download cache.
+    CleanCache(cache::CleanCacheArgs),
 }
 
 #[derive(Subcommand)]
@@ -91,6 +94,9 @@ fn main() -> anyhow::Result<ExitCode> {
         return ckan::run(cmd);
     }
     let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Command::CleanCache(args) = &cli.command {
+        return cache::run(args, &settings, cli.json);
+    }
     if let Command::Hook(cmd) = cli.command {
         // Short-lived, run by git: no telemetry, its own small runtime.
         let binary = std::env::current_exe().context("locating netkan")?;
@@ -137,6 +143,7 @@ fn main() -> anyhow::Result<ExitCode> {
             Command::Up { .. }
             | Command::Ckan(_)
             | Command::Hook(_)
+            | Command::CleanCache(_)
             | Command::InflateFile(_)
             | Command::Jobs(JobsCommand::Follow { .. }) => {}
         }

@@ -55,8 +55,9 @@ const MAX_REDIRECTS: usize = 10;
 /// body must not exhaust memory.
 const MAX_TEXT_BYTES: usize = 64 * 1024 * 1024;
 
-/// Entries kept in the text memo before expired ones are swept.
-const MEMO_SWEEP_AT: usize = 1024;
+/// Most text the memo keeps (GitHub release pages carry whole changelogs; a worker
+/// inflating every netkan within 15 minutes must not keep them all).
+const MEMO_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// The HTTP client, cheap to clone (one per process).
 #[derive(Clone)]
@@ -69,7 +70,7 @@ struct Inner {
     settings: HostSettings,
     /// Canonical prefix → routed prefix, longest first.
     routes: Vec<Route>,
-    memo: Mutex<HashMap<MemoKey, MemoEntry>>,
+    memo: Mutex<TextMemo>,
     retry_backoff: Duration,
 }
 
@@ -90,6 +91,61 @@ struct MemoKey {
 struct MemoEntry {
     at: Instant,
     text: Arc<str>,
+}
+
+/// Text answers by URL and `Accept`, kept for [`TEXT_MEMO_LIFETIME`] and at most
+/// [`MEMO_MAX_BYTES`] in all (the oldest go first).
+#[derive(Default)]
+struct TextMemo {
+    entries: HashMap<MemoKey, MemoEntry>,
+    bytes: usize,
+}
+
+impl TextMemo {
+    fn get(&self, key: &MemoKey) -> Option<Arc<str>> {
+        self.entries
+            .get(key)
+            .filter(|e| e.at.elapsed() < TEXT_MEMO_LIFETIME)
+            .map(|e| e.text.clone())
+    }
+
+    fn put(&mut self, key: MemoKey, text: &str) {
+        if text.len() > MEMO_MAX_BYTES {
+            return;
+        }
+        if let Some(old) = self.entries.remove(&key) {
+            self.bytes -= old.text.len();
+        }
+        if self.bytes + text.len() > MEMO_MAX_BYTES {
+            let before = self.entries.len();
+            self.entries
+                .retain(|_, e| e.at.elapsed() < TEXT_MEMO_LIFETIME);
+            if self.entries.len() != before {
+                self.bytes = self.entries.values().map(|e| e.text.len()).sum();
+            }
+        }
+        while self.bytes + text.len() > MEMO_MAX_BYTES {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.at)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(e) = self.entries.remove(&oldest) {
+                self.bytes -= e.text.len();
+            }
+        }
+        self.bytes += text.len();
+        self.entries.insert(
+            key,
+            MemoEntry {
+                at: Instant::now(),
+                text: Arc::from(text),
+            },
+        );
+    }
 }
 
 /// An answer read as text, whatever its status (see [`HttpClient::get_reply`]).
@@ -159,7 +215,7 @@ impl HttpClient {
                 client,
                 routes: routes(settings),
                 settings: settings.clone(),
-                memo: Mutex::new(HashMap::new()),
+                memo: Mutex::default(),
                 retry_backoff: Duration::from_millis(500),
             }),
         })
@@ -174,7 +230,7 @@ impl HttpClient {
                 client: inner.client.clone(),
                 settings: inner.settings.clone(),
                 routes: routes(&inner.settings),
-                memo: Mutex::new(HashMap::new()),
+                memo: Mutex::default(),
                 retry_backoff: backoff,
             }),
         }
@@ -223,20 +279,9 @@ impl HttpClient {
         url: &str,
         accept: Option<&'static str>,
     ) -> Result<String, InflateError> {
-        let key = MemoKey {
-            url: url.to_owned(),
-            accept,
-        };
-        if let Some(text) = self.memo_get(&key) {
-            return Ok(text.to_string());
-        }
-        let opts = RequestOptions {
-            accept,
-            ..RequestOptions::default()
-        };
-        let text = self.get_reply(url, opts).await?.into_success()?;
-        self.memo_put(key, &text);
-        Ok(text)
+        self.get_text_or_404(url, accept)
+            .await?
+            .ok_or_else(|| status_error(url, StatusCode::NOT_FOUND))
     }
 
     /// [`HttpClient::get_text_accept`], except that a 404 is `None` (a repository or project
@@ -569,26 +614,13 @@ impl HttpClient {
     }
 
     fn memo_get(&self, key: &MemoKey) -> Option<Arc<str>> {
-        let memo = self.inner.memo.lock().ok()?;
-        memo.get(key)
-            .filter(|e| e.at.elapsed() < TEXT_MEMO_LIFETIME)
-            .map(|e| e.text.clone())
+        self.inner.memo.lock().ok()?.get(key)
     }
 
     fn memo_put(&self, key: MemoKey, text: &str) {
-        let Ok(mut memo) = self.inner.memo.lock() else {
-            return;
-        };
-        if memo.len() >= MEMO_SWEEP_AT {
-            memo.retain(|_, e| e.at.elapsed() < TEXT_MEMO_LIFETIME);
+        if let Ok(mut memo) = self.inner.memo.lock() {
+            memo.put(key, text);
         }
-        memo.insert(
-            key,
-            MemoEntry {
-                at: Instant::now(),
-                text: Arc::from(text),
-            },
-        );
     }
 }
 
@@ -932,6 +964,27 @@ mod tests {
             rate_limit_wait(StatusCode::FORBIDDEN, &h),
             Some(Duration::from_secs(60))
         );
+    }
+
+    #[test]
+    fn the_text_memo_drops_the_oldest_answers_past_its_size() {
+        let key = |u: &str| MemoKey {
+            url: u.to_owned(),
+            accept: None,
+        };
+        let big = "x".repeat(MEMO_MAX_BYTES / 3 + 1);
+        let mut memo = TextMemo::default();
+        for u in ["a", "b", "c"] {
+            memo.put(key(u), &big);
+        }
+        assert!(memo.get(&key("a")).is_none(), "the oldest went");
+        assert!(memo.get(&key("b")).is_some() && memo.get(&key("c")).is_some());
+        assert!(memo.bytes <= MEMO_MAX_BYTES);
+        memo.put(key("c"), "small");
+        assert_eq!(memo.get(&key("c")).as_deref(), Some("small"));
+        assert_eq!(memo.bytes, big.len() + 5);
+        memo.put(key("huge"), &"y".repeat(MEMO_MAX_BYTES + 1));
+        assert!(memo.get(&key("huge")).is_none(), "too big to keep");
     }
 
     #[test]

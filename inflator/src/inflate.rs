@@ -213,8 +213,8 @@ impl Inflator {
             cx.info(format!("Inflation failed: {error}"));
             for path in std::mem::take(&mut cx.downloaded) {
                 cx.debug(format!("removing {} from the cache", path.display()));
-                // A file already gone (or locked) is no reason to hide the real error.
-                let _ = tokio::fs::remove_file(&path).await;
+                // Best effort: a file already gone is no reason to hide the real error.
+                self.services.cache.remove(&path);
             }
         }
         Inflation {

@@ -37,10 +37,31 @@ impl InflationLog for Recorder {
     }
 }
 
-/// Services that talk to nothing (an unused cache directory, default host settings).
+/// Host settings that send every request to a closed loopback port, so a step that should
+/// not touch the network fails fast instead of leaving the machine.
+pub(crate) fn offline_hosts() -> HostSettings {
+    let dead = "http://127.0.0.1:1";
+    let mut hosts = HostSettings {
+        github_api: format!("{dead}/github-api"),
+        github: format!("{dead}/github"),
+        gitlab_api: format!("{dead}/gitlab-api"),
+        spacedock: format!("{dead}/spacedock"),
+        sourceforge: format!("{dead}/sourceforge"),
+        archive_org: format!("{dead}/archive-org"),
+        ..HostSettings::default()
+    };
+    for scheme in ["https", "http"] {
+        hosts
+            .rewrite
+            .insert(format!("{scheme}://"), format!("{dead}/{scheme}/"));
+    }
+    hosts
+}
+
+/// Services that talk to nothing (an unused cache directory, [`offline_hosts`]).
 pub(crate) fn services() -> Services {
     Services {
-        http: HttpClient::new(&HostSettings::default()).expect("client builds"),
+        http: HttpClient::new(&offline_hosts()).expect("client builds"),
         cache: DownloadCache::new(std::env::temp_dir().join("netkan-inflator-unit-cache"), 0),
     }
 }

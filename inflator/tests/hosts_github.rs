@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{releases, run};
+use common::{releases, run, run_one};
 use netkan_inflator::InflateError;
 use netkan_inflator::pipeline::Step;
 use netkan_inflator::testing::upstream::{Reply, Upstream};
@@ -95,14 +95,13 @@ fn netkan(id: &str, kref: &str) -> Value {
 #[tokio::test]
 async fn a_github_release_sets_resources_and_marks_the_api_flaky() {
     let up = example_upstream().await;
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Github,
         netkan(
             "ExampleProject1",
             "#/ckan/github/ExampleAccount/ExampleProject",
         ),
-        releases(Some(1), 0),
     )
     .await;
     let m = ran.one();
@@ -217,14 +216,13 @@ async fn skip_releases_skips_the_newest() {
 #[tokio::test]
 async fn a_missing_repository_fails_the_inflation() {
     let up = Upstream::start().await;
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Github,
         netkan(
             "ExampleProject6",
             "#/ckan/github/ExampleAccount/ExampleProject",
         ),
-        releases(Some(1), 0),
     )
     .await;
     assert_eq!(ran.err(), "Failed to get GitHub repo info!");
@@ -244,14 +242,13 @@ async fn an_archived_repository_warns() {
         "ExampleProject",
         json!({"tag_name": "1.0", "assets": [{"name": "file.zip", "browser_download_url": "https://examplemod.com/download"}]}),
     );
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Github,
         netkan(
             "ExampleProject7",
             "#/ckan/github/ExampleAccount/ExampleProject",
         ),
-        releases(Some(1), 0),
     )
     .await;
     assert_eq!(ran.one()["download"], "https://examplemod.com/download");
@@ -268,13 +265,12 @@ async fn use_source_archive_downloads_the_zipball() {
         json!({"tag_name": "1.0", "zipball_url": "https://examplemod.com/source",
                "published_at": "2024-02-03T04:05:06Z", "assets": []}),
     );
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Github,
         json!({"spec_version": 1, "identifier": "ExampleProject8",
                "$kref": "#/ckan/github/ExampleAccount/ExampleProject",
                "x_netkan_github": {"use_source_archive": true}}),
-        releases(Some(1), 0),
     )
     .await;
     let m = ran.one();
@@ -312,21 +308,20 @@ async fn no_releases_warns_and_passes_the_metadata_through() {
         "ExampleProject10",
         "#/ckan/github/ExampleAccount/ExampleProject",
     );
-    let ran = run(&up, Step::Github, input.clone(), releases(Some(1), 0)).await;
+    let ran = run_one(&up, Step::Github, input.clone()).await;
     assert_eq!(Value::Object(ran.one().clone()), input);
     assert_eq!(
         ran.warnings,
         ["No releases found for ExampleAccount/ExampleProject"]
     );
 
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Github,
         netkan(
             "ExampleProject10",
             r"#/ckan/github/ExampleAccount/ExampleProject/asset_match/^Other\.zip$",
         ),
-        releases(Some(1), 0),
     )
     .await;
     assert_eq!(
@@ -351,13 +346,7 @@ async fn releases_are_read_a_page_at_a_time_and_sorted_within_the_page() {
                    "assets": [{"name": format!("r-1.{i}.ZIP"), "browser_download_url": format!("https://example.com/r-1.{i}.zip")}]}),
         );
     }
-    let ran = run(
-        &up,
-        Step::Github,
-        netkan("Rr", "#/ckan/github/o/r"),
-        releases(Some(1), 0),
-    )
-    .await;
+    let ran = run_one(&up, Step::Github, netkan("Rr", "#/ckan/github/o/r")).await;
     assert_eq!(ran.one()["version"], "1.21");
     assert_eq!(
         up.count("https://api.github.com/repos/o/r/releases"),
@@ -434,13 +423,7 @@ async fn several_matching_assets_warn_and_the_first_is_used() {
             {"name": "b.zip", "browser_download_url": "https://example.com/b.zip"}
         ]}),
     );
-    let ran = run(
-        &up,
-        Step::Github,
-        netkan("Rr", "#/ckan/github/o/r"),
-        releases(Some(1), 0),
-    )
-    .await;
+    let ran = run_one(&up, Step::Github, netkan("Rr", "#/ckan/github/o/r")).await;
     let m = ran.one();
     assert_eq!(m["download"], "https://example.com/a.zip");
     assert!(!m.contains_key("license"), "NOASSERTION is no license");
@@ -476,20 +459,14 @@ async fn authors_follow_the_fork_chain_and_expand_organizations() {
         json!({"tag_name": "1.0", "author": {"login": "dependabot[bot]", "type": "Bot"},
                "assets": [{"name": "m.zip", "browser_download_url": "https://example.com/m.zip"}]}),
     );
-    let ran = run(
-        &up,
-        Step::Github,
-        netkan("Mod", "#/ckan/github/forker/Mod"),
-        releases(Some(1), 0),
-    )
-    .await;
+    let ran = run_one(&up, Step::Github, netkan("Mod", "#/ckan/github/forker/Mod")).await;
     assert_eq!(ran.one()["author"], json!(["original", "alice", "forker"]));
 
     // An author in the netkan wins, and then no author lookups are made.
     let before = up.requests().len();
     let mut input = netkan("Mod", "#/ckan/github/forker/Mod");
     input["author"] = json!("me");
-    let ran = run(&up, Step::Github, input, releases(Some(1), 0)).await;
+    let ran = run_one(&up, Step::Github, input).await;
     assert_eq!(ran.one()["author"], "me");
     assert!(
         up.requests()[before..]
@@ -506,6 +483,16 @@ async fn authors_follow_the_fork_chain_and_expand_organizations() {
 #[tokio::test]
 async fn a_wiki_with_pages_is_the_manual_and_one_without_is_not() {
     let up = Upstream::start().await;
+    up.github_repo("o", "HiddenWiki", json!({"has_wiki": true}));
+    up.on(
+        "https://github.com/o/HiddenWiki/wiki",
+        Reply::status_only(404),
+    );
+    up.github_release(
+        "o",
+        "HiddenWiki",
+        json!({"tag_name": "1", "assets": [{"name": "m.zip", "browser_download_url": "https://example.com/m.zip"}]}),
+    );
     for (repo, pages) in [("WithWiki", true), ("EmptyWiki", false)] {
         up.github_repo("o", repo, json!({"has_wiki": true}));
         up.github_wiki("o", repo, pages);
@@ -515,25 +502,20 @@ async fn a_wiki_with_pages_is_the_manual_and_one_without_is_not() {
             json!({"tag_name": "1", "assets": [{"name": "m.zip", "browser_download_url": "https://example.com/m.zip"}]}),
         );
     }
-    let with = run(
-        &up,
-        Step::Github,
-        netkan("Ww", "#/ckan/github/o/WithWiki"),
-        releases(Some(1), 0),
-    )
-    .await;
+    let with = run_one(&up, Step::Github, netkan("Ww", "#/ckan/github/o/WithWiki")).await;
     assert_eq!(
         with.one()["resources"]["manual"],
         "https://github.com/o/WithWiki/wiki"
     );
-    let without = run(
+    let without = run_one(&up, Step::Github, netkan("Ew", "#/ckan/github/o/EmptyWiki")).await;
+    assert!(without.one()["resources"].get("manual").is_none());
+    let hidden = run_one(
         &up,
         Step::Github,
-        netkan("Ew", "#/ckan/github/o/EmptyWiki"),
-        releases(Some(1), 0),
+        netkan("Hw", "#/ckan/github/o/HiddenWiki"),
     )
     .await;
-    assert!(without.one()["resources"].get("manual").is_none());
+    assert!(hidden.one()["resources"].get("manual").is_none());
 }
 
 #[tokio::test]
@@ -544,13 +526,7 @@ async fn a_throttled_api_fails_with_the_wait() {
         "https://api.github.com/repos/o/r/releases",
         Reply::github_rate_limited(Duration::from_secs(120)),
     );
-    let ran = run(
-        &up,
-        Step::Github,
-        netkan("Rr", "#/ckan/github/o/r"),
-        releases(Some(1), 0),
-    )
-    .await;
+    let ran = run_one(&up, Step::Github, netkan("Rr", "#/ckan/github/o/r")).await;
     match ran.out {
         Err(InflateError::RateLimited {
             retry_after,
@@ -573,7 +549,7 @@ async fn a_throttled_api_fails_with_the_wait() {
 async fn other_krefs_pass_through_untouched() {
     let up = Upstream::start().await;
     let input = json!({"identifier": "X1", "$kref": "#/ckan/spacedock/1"});
-    let ran = run(&up, Step::Github, input.clone(), releases(Some(1), 0)).await;
+    let ran = run_one(&up, Step::Github, input.clone()).await;
     assert_eq!(Value::Object(ran.one().clone()), input);
     assert!(!ran.opts.flaky_api);
     assert!(up.requests().is_empty());

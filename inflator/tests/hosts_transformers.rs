@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{releases, run};
+use common::{releases, run, run_one};
 use netkan_inflator::InflateError;
 use netkan_inflator::pipeline::Step;
 use netkan_inflator::testing::upstream::{Reply, Upstream};
@@ -89,11 +89,10 @@ async fn a_spacedock_mod_gives_one_module_per_version_default_first() {
     );
     assert!(ran.warnings.is_empty(), "{:?}", ran.warnings);
 
-    let one = run(
+    let one = run_one(
         &up,
         Step::Spacedock,
         json!({"identifier": "DogeCoinFlag", "$kref": "#/ckan/spacedock/1"}),
-        releases(Some(1), 0),
     )
     .await;
     assert_eq!(one.one()["version"], "0.25");
@@ -108,11 +107,10 @@ async fn existing_game_versions_are_kept() {
         "DogeCoinFlag",
         json!({"html_url": "https://github.com/ExampleAccount/ExampleProject"}),
     );
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Spacedock,
         json!({"spec_version": 1, "$kref": "#/ckan/spacedock/1", "ksp_version_min": "0.23.5"}),
-        releases(Some(1), 0),
     )
     .await;
     let m = ran.one();
@@ -142,13 +140,7 @@ async fn spacedock_licenses_are_mapped() {
         let mut m = dogecoin_flag(sd);
         m["source_code"] = json!("");
         up.spacedock_mod(1, m);
-        let ran = run(
-            &up,
-            Step::Spacedock,
-            json!({"$kref": "#/ckan/spacedock/1"}),
-            releases(Some(1), 0),
-        )
-        .await;
+        let ran = run_one(&up, Step::Spacedock, json!({"$kref": "#/ckan/spacedock/1"})).await;
         assert_eq!(ran.one()["license"], ckan, "{sd}");
         assert!(ran.one()["resources"].get("repository").is_none());
     }
@@ -159,13 +151,7 @@ async fn an_archived_github_source_warns() {
     let up = Upstream::start().await;
     up.spacedock_mod(1, dogecoin_flag("MIT"));
     up.github_repo("pjf", "DogeCoinFlag", json!({"archived": true}));
-    let ran = run(
-        &up,
-        Step::Spacedock,
-        json!({"$kref": "#/ckan/spacedock/1"}),
-        releases(Some(1), 0),
-    )
-    .await;
+    let ran = run_one(&up, Step::Spacedock, json!({"$kref": "#/ckan/spacedock/1"})).await;
     ran.one();
     assert_eq!(ran.warnings, ["Repo is archived, consider freezing"]);
 }
@@ -174,13 +160,7 @@ async fn an_archived_github_source_warns() {
 async fn a_github_source_that_github_does_not_know_keeps_spacedocks_repository() {
     let up = Upstream::start().await;
     up.spacedock_mod(1, dogecoin_flag("MIT"));
-    let ran = run(
-        &up,
-        Step::Spacedock,
-        json!({"$kref": "#/ckan/spacedock/1"}),
-        releases(Some(1), 0),
-    )
-    .await;
+    let ran = run_one(&up, Step::Spacedock, json!({"$kref": "#/ckan/spacedock/1"})).await;
     assert_eq!(
         ran.one()["resources"]["repository"],
         "https://github.com/pjf/DogeCoinFlag"
@@ -200,24 +180,17 @@ async fn a_spacedock_error_body_fails_with_its_reason() {
         Reply::json(&json!({"error": true, "reason": "Fake failure reason for testing"}))
             .status(404),
     );
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Spacedock,
         json!({"$kref": "#/ckan/spacedock/404"}),
-        releases(Some(1), 0),
     )
     .await;
     assert_eq!(
         ran.err(),
         "Could not get the mod from SpaceDock, reason: 404 Not Found: Requested page not found."
     );
-    let ran = run(
-        &up,
-        Step::Spacedock,
-        json!({"$kref": "#/ckan/spacedock/0"}),
-        releases(Some(1), 0),
-    )
-    .await;
+    let ran = run_one(&up, Step::Spacedock, json!({"$kref": "#/ckan/spacedock/0"})).await;
     assert_eq!(
         ran.err(),
         "Could not get the mod from SpaceDock, reason: Fake failure reason for testing"
@@ -228,13 +201,7 @@ async fn a_spacedock_error_body_fails_with_its_reason() {
         "https://spacedock.info/api/mod/5",
         Reply::text("<html>Bad gateway</html>").status(502),
     );
-    let ran = run(
-        &up,
-        Step::Spacedock,
-        json!({"$kref": "#/ckan/spacedock/5"}),
-        releases(Some(1), 0),
-    )
-    .await;
+    let ran = run_one(&up, Step::Spacedock, json!({"$kref": "#/ckan/spacedock/5"})).await;
     assert!(
         matches!(ran.out, Err(InflateError::Transient(_))),
         "{}",
@@ -247,7 +214,7 @@ async fn a_mod_without_versions_warns_and_passes_through() {
     let up = Upstream::start().await;
     up.spacedock_mod(7, json!({"id": 7, "name": "Empty Mod", "versions": []}));
     let input = json!({"identifier": "EmptyMod", "$kref": "#/ckan/spacedock/7"});
-    let ran = run(&up, Step::Spacedock, input.clone(), releases(Some(1), 0)).await;
+    let ran = run_one(&up, Step::Spacedock, input.clone()).await;
     assert_eq!(Value::Object(ran.one().clone()), input);
     assert_eq!(ran.warnings, ["No releases found for Empty Mod"]);
 }
@@ -305,22 +272,20 @@ async fn a_gitlab_release_gives_its_source_zip() {
 #[tokio::test]
 async fn gitlab_needs_use_source_archive() {
     let up = gitlab_upstream().await;
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Gitlab,
         json!({"identifier": "FakeMod", "$kref": "#/ckan/gitlab/AModder/AMod"}),
-        releases(Some(1), 0),
     )
     .await;
     assert_eq!(
         ran.err(),
         "'x_netkan_gitlab.use_source_archive' missing or false; GitLab ONLY supports source archives!"
     );
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Gitlab,
         json!({"identifier": "FakeMod", "$kref": "#/ckan/gitlab/Nobody/Nothing"}),
-        releases(Some(1), 0),
     )
     .await;
     assert_eq!(ran.err(), "Failed to retrieve project info from GitLab!");
@@ -345,11 +310,10 @@ async fn a_gitea_release_gives_its_first_zip_asset() {
             {"name": "ConformalDecals.zip", "browser_download_url": "https://downloadfrom.com/mod.zip",
              "created_at": "2026-01-28T04:45:55.723744+01:00"}]}]),
     );
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Gitea,
         json!({"$kref": format!("#/ckan/gitea/{host}/drewcassidy/KSP-Conformal-Decals")}),
-        releases(Some(1), 0),
     )
     .await;
     let m = ran.one();
@@ -467,12 +431,11 @@ async fn a_jenkins_build_gives_its_one_matching_artifact() {
             build(2, "SUCCESS", &["Project-2.zip"]),
         ],
     );
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Jenkins,
         json!({"identifier": "FakeMod", "$kref": format!("#/ckan/jenkins/{job}"),
                "x_netkan_jenkins": {"use_filename_version": true}}),
-        releases(Some(1), 0),
     )
     .await;
     let m = ran.one();
@@ -515,23 +478,17 @@ async fn a_jenkins_build_needs_exactly_one_matching_artifact() {
     );
     let kref = json!({"$kref": format!("#/ckan/jenkins/{job}")});
     assert_eq!(
-        run(&up, Step::Jenkins, kref.clone(), releases(Some(1), 0))
-            .await
-            .err(),
+        run_one(&up, Step::Jenkins, kref.clone()).await.err(),
         "Found too many matching artifacts"
     );
     let custom = json!({"$kref": format!("#/ckan/jenkins/{job}"), "x_netkan_jenkins": {"asset_match": "^c\\.zip$"}});
     assert_eq!(
-        run(&up, Step::Jenkins, custom, releases(Some(1), 0))
-            .await
-            .err(),
+        run_one(&up, Step::Jenkins, custom).await.err(),
         "Could not find any matching artifacts"
     );
     let one = json!({"$kref": format!("#/ckan/jenkins/{job}"), "x_netkan_jenkins": {"asset_match": "^b"}});
     assert_eq!(
-        run(&up, Step::Jenkins, one, releases(Some(1), 0))
-            .await
-            .one()["download"],
+        run_one(&up, Step::Jenkins, one).await.one()["download"],
         format!("{job}1/artifact/b.zip")
     );
 }
@@ -546,12 +503,7 @@ async fn an_http_kref_becomes_the_redirect_resolved_download() {
         "https://cdn.example.com/mod-1.2.zip",
     );
     up.file("https://cdn.example.com/mod-1.2.zip", "zip");
-    let ran = run(
-        &up,
-        Step::Http,
-        json!({"identifier": "Mod", "$kref": "#/ckan/http/https://example.com/latest.zip", "version": "1.2"}),
-        releases(Some(1), 0),
-    )
+    let ran = run_one(&up, Step::Http, json!({"identifier": "Mod", "$kref": "#/ckan/http/https://example.com/latest.zip", "version": "1.2"}))
     .await;
     let m = ran.one();
     assert_eq!(m["download"], "https://cdn.example.com/mod-1.2.zip");
@@ -559,7 +511,7 @@ async fn an_http_kref_becomes_the_redirect_resolved_download() {
 
     let input =
         json!({"identifier": "Mod", "download": "https://example.com/x.zip", "version": "1"});
-    let ran = run(&up, Step::Http, input.clone(), releases(Some(1), 0)).await;
+    let ran = run_one(&up, Step::Http, input.clone()).await;
     assert_eq!(
         Value::Object(ran.one().clone()),
         input,
@@ -576,24 +528,17 @@ async fn an_http_kref_that_never_settles_or_is_no_url_fails() {
             &format!("https://loop.example/{}", i + 1),
         );
     }
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Http,
         json!({"$kref": "#/ckan/http/https://loop.example/0"}),
-        releases(Some(1), 0),
     )
     .await;
     assert_eq!(
         ran.err(),
         "Could not resolve HTTP $kref URL, exceeded number of redirects."
     );
-    let ran = run(
-        &up,
-        Step::Http,
-        json!({"$kref": "#/ckan/http/not a url"}),
-        releases(Some(1), 0),
-    )
-    .await;
+    let ran = run_one(&up, Step::Http, json!({"$kref": "#/ckan/http/not a url"})).await;
     assert_eq!(ran.err(), "Invalid URL in HTTP $kref: not a url");
 }
 
@@ -603,7 +548,7 @@ async fn an_http_kref_that_never_settles_or_is_no_url_fails() {
 async fn a_metanetkan_step_ignores_other_krefs() {
     let up = Upstream::start().await;
     let input = json!({"spec_version": 1, "$kref": "#/ckan/foo"});
-    let ran = run(&up, Step::Metanetkan, input.clone(), releases(Some(1), 0)).await;
+    let ran = run_one(&up, Step::Metanetkan, input.clone()).await;
     assert_eq!(Value::Object(ran.one().clone()), input);
 }
 
@@ -614,12 +559,7 @@ async fn a_metanetkan_target_may_not_be_a_metanetkan() {
         "http://awesomemod.example/AwesomeMod.netkan",
         json!({"spec_version": 1, "$kref": "#/ckan/netkan/http://awesomemod.example/AwesomeMod.netkan"}).to_string(),
     );
-    let ran = run(
-        &up,
-        Step::Metanetkan,
-        json!({"spec_version": 1, "$kref": "#/ckan/netkan/http://awesomemod.example/AwesomeMod.netkan"}),
-        releases(Some(1), 0),
-    )
+    let ran = run_one(&up, Step::Metanetkan, json!({"spec_version": 1, "$kref": "#/ckan/netkan/http://awesomemod.example/AwesomeMod.netkan"}))
     .await;
     assert_eq!(
         ran.err(),
@@ -634,13 +574,12 @@ async fn a_metanetkan_target_fills_gaps_and_the_outer_values_win() {
         "http://awesomemod.example/AwesomeMod.netkan",
         "spec_version: 1\nfoo: bar\nname: Target Name\n$kref: '#/ckan/spacedock/42'\nresources:\n  homepage: https://target.example/\n  bugtracker: https://target.example/issues\n",
     );
-    let ran = run(
+    let ran = run_one(
         &up,
         Step::Metanetkan,
         json!({"spec_version": 1, "identifier": "AwesomeMod",
                "$kref": "#/ckan/netkan/http://awesomemod.example/AwesomeMod.netkan",
                "foo": "baz", "resources": {"homepage": "https://outer.example/"}}),
-        releases(Some(1), 0),
     )
     .await;
     let m = ran.one();
@@ -683,7 +622,7 @@ async fn a_real_metanetkan_reads_its_target_through_the_github_contents_api() {
         &target,
     );
     let outer: Value = serde_json::from_str(&outer).expect("the outer netkan is JSON");
-    let ran = run(&up, Step::Metanetkan, outer, releases(Some(1), 0)).await;
+    let ran = run_one(&up, Step::Metanetkan, outer).await;
     let m = ran.one();
     assert_eq!(m["$kref"], "#/ckan/spacedock/1957");
     assert_eq!(m["tags"], json!(["parts"]));

@@ -14,10 +14,12 @@ use netkan_common::{
     Game, JobId, JobQueue, JobRecord, JobSettings, JobState, Keys, NewJob, QueueName,
 };
 use netkan_inflator::cache::DownloadCache;
-use netkan_inflator::http::HttpClient;
+use netkan_inflator::testing::archive::ZipBuilder;
+use netkan_inflator::testing::upstream::{Reply, Upstream};
 use netkan_inflator::{Inflator, Services};
 use netkan_worker::jobs::inflate::{self, InflateEnv};
 use netkan_worker::{Registry, Role, RunnerConfig};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 fn settings() -> JobSettings {
@@ -45,7 +47,7 @@ impl Worker {
     fn start(redis: &TestRedis, data_dir: &Path, hosts: HostSettings) -> Worker {
         let cache = tempfile::tempdir().unwrap();
         let inflator = Inflator::with_services(Services {
-            http: HttpClient::new(&hosts).unwrap(),
+            http: Upstream::client_for(&hosts),
             cache: DownloadCache::new(cache.path(), 0),
         });
         let mut registry = Registry::new();
@@ -336,5 +338,112 @@ async fn the_known_game_versions_come_from_the_ckan_meta_checkout_when_there_is_
         out[0].attributes["Staged"], "True",
         "1.7.1+ misses the latest release, 1.3.0"
     );
+    worker.stop().await;
+}
+
+const SD_NETKAN: &str = "identifier: AwesomeMod\n$kref: '#/ckan/spacedock/777'\nlicense: MIT\n\
+                         tags:\n  - parts\n";
+
+#[tokio::test]
+async fn a_host_error_worth_retrying_is_retried_and_reported_on_the_last_attempt() {
+    let redis = TestRedis::start();
+    let data = tempfile::tempdir().unwrap();
+    let up = Upstream::start().await;
+    up.on(
+        "https://spacedock.info/api/mod/777",
+        Reply::status_only(500),
+    );
+    let worker = Worker::start(&redis, data.path(), up.settings());
+    let id = enqueue(&redis, SD_NETKAN, &[]).await;
+    let rec = finished(&redis, &id).await;
+    assert_eq!(rec.state, JobState::Dead, "{rec:?}");
+    assert_eq!(rec.attempts, 3);
+    assert!(up.count("https://spacedock.info/api/mod/777") >= 3);
+    let out = children(&redis, &rec).await;
+    assert_eq!(
+        out.len(),
+        1,
+        "one failure message, sent on the last attempt"
+    );
+    assert_eq!(out[0].body, "{}");
+    assert_eq!(out[0].attributes["Success"], "False");
+    assert!(
+        out[0].attributes["ErrorMessage"].contains("500"),
+        "{:?}",
+        out[0].attributes
+    );
+    let lines = log(&redis, &id).await;
+    let retries = lines
+        .iter()
+        .filter(|(l, m)| *l == Level::Notice && m.starts_with("failed, will retry: "))
+        .count();
+    assert_eq!(retries, 2, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|(l, m)| *l == Level::Notice && m.starts_with("failed: "))
+    );
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_throttled_host_makes_the_job_wait_without_using_attempts() {
+    let redis = TestRedis::start();
+    let data = tempfile::tempdir().unwrap();
+    let up = Upstream::start().await;
+    let repo = "https://api.github.com/repos/awesome/AwesomeMod";
+    up.github_repo("awesome", "AwesomeMod", json!({"description": "Awesome"}));
+    // Throttled four times: more than the three attempts a job has.
+    up.on_sequence(
+        repo,
+        vec![
+            Reply::github_rate_limited(Duration::from_secs(0)),
+            Reply::github_rate_limited(Duration::from_secs(0)),
+            Reply::github_rate_limited(Duration::from_secs(0)),
+            Reply::github_rate_limited(Duration::from_secs(0)),
+            Reply::json(
+                &json!({"name": "AwesomeMod", "full_name": "awesome/AwesomeMod",
+                "html_url": "https://github.com/awesome/AwesomeMod", "description": "Awesome",
+                "owner": {"login": "awesome", "type": "User"}}),
+            ),
+        ],
+    );
+    let download = "https://github.com/awesome/AwesomeMod/releases/download/v1.0/AwesomeMod.zip";
+    up.github_releases(
+        "awesome",
+        "AwesomeMod",
+        vec![
+            json!({"tag_name": "v1.0", "published_at": "2026-01-02T03:04:05Z",
+            "author": {"login": "awesome", "type": "User"},
+            "assets": [{"name": "AwesomeMod.zip", "browser_download_url": download,
+                        "updated_at": "2026-01-02T03:04:05Z"}]}),
+        ],
+    );
+    up.file(
+        download,
+        ZipBuilder::new()
+            .file("GameData/AwesomeMod/AwesomeMod.cfg", "PART {}")
+            .build(),
+    );
+    let netkan = "identifier: AwesomeMod\n$kref: '#/ckan/github/awesome/AwesomeMod'\n\
+                  license: MIT\nksp_version: 1.12\ntags:\n  - parts\n";
+    let worker = Worker::start(&redis, data.path(), up.settings());
+    let id = enqueue(&redis, netkan, &[]).await;
+    let rec = finished(&redis, &id).await;
+    assert_eq!(rec.state, JobState::Succeeded, "{rec:?}");
+    assert_eq!(
+        rec.attempts, 1,
+        "waiting for the limit to reset used no attempt"
+    );
+    let out = children(&redis, &rec).await;
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].attributes["Success"], "True");
+    assert_eq!(out[0].attributes["FileName"], "AwesomeMod-v1.0.ckan");
+    let lines = log(&redis, &id).await;
+    let waits = lines
+        .iter()
+        .filter(|(l, m)| *l == Level::Warn && m.starts_with("throttled; trying again in "))
+        .count();
+    assert_eq!(waits, 4, "{lines:?}");
     worker.stop().await;
 }

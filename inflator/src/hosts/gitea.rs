@@ -15,15 +15,10 @@ use crate::http::HttpClient;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GiteaRepo {
-    #[serde(deserialize_with = "deserialize_text")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub full_name: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub html_url: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub description: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub website: Option<String>,
     pub owner: Option<GiteaUser>,
     #[serde(deserialize_with = "deserialize_bool")]
@@ -38,7 +33,6 @@ pub struct GiteaRepo {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GiteaUser {
-    #[serde(deserialize_with = "deserialize_text")]
     pub login: Option<String>,
 }
 
@@ -60,9 +54,7 @@ pub struct GiteaRelease {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GiteaAsset {
-    #[serde(deserialize_with = "deserialize_text")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub browser_download_url: Option<String>,
     #[serde(deserialize_with = "deserialize_date")]
     pub created_at: Option<DateTime<Utc>>,

@@ -24,15 +24,10 @@ const PER_PAGE: u32 = 10;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GithubRepo {
-    #[serde(deserialize_with = "deserialize_text")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub full_name: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub html_url: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub description: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub homepage: Option<String>,
     pub license: Option<GithubLicense>,
     /// The repository this one is a fork of.
@@ -83,7 +78,6 @@ impl GithubRepo {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GithubLicense {
-    #[serde(deserialize_with = "deserialize_text")]
     pub spdx_id: Option<String>,
 }
 
@@ -91,7 +85,6 @@ pub struct GithubLicense {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GithubParent {
-    #[serde(deserialize_with = "deserialize_text")]
     pub name: Option<String>,
     pub owner: Option<GithubUser>,
 }
@@ -100,10 +93,9 @@ pub struct GithubParent {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GithubUser {
-    #[serde(deserialize_with = "deserialize_text")]
     pub login: Option<String>,
     /// `User` (also when absent), `Organization` or `Bot`.
-    #[serde(rename = "type", deserialize_with = "deserialize_text")]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
 }
 
@@ -135,7 +127,6 @@ pub struct GithubRelease {
     #[serde(deserialize_with = "deserialize_text")]
     pub tag_name: Option<String>,
     pub assets: Option<Vec<GithubAsset>>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub zipball_url: Option<String>,
     #[serde(deserialize_with = "deserialize_date")]
     pub published_at: Option<DateTime<Utc>>,
@@ -147,9 +138,7 @@ pub struct GithubRelease {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GithubAsset {
-    #[serde(deserialize_with = "deserialize_text")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub browser_download_url: Option<String>,
     #[serde(deserialize_with = "deserialize_date")]
     pub updated_at: Option<DateTime<Utc>>,
@@ -170,7 +159,8 @@ impl<'a> GithubApi<'a> {
 
     /// `repos/{owner}/{repo}`, or `None` when GitHub has no such repository (404). A
     /// repository saying `has_wiki` is probed at `https://github.com/{owner}/{repo}/wiki`:
-    /// a wiki without pages redirects to the repository (`CheckForWiki`).
+    /// a wiki without pages redirects to the repository (`CheckForWiki`), and one that
+    /// answers 4xx counts as none.
     ///
     /// # Errors
     /// As [`HttpClient::get_reply`]; other error statuses and bad JSON are `Host`.
@@ -181,7 +171,13 @@ impl<'a> GithubApi<'a> {
         };
         if found.has_wiki {
             let wiki = format!("{GITHUB}/{owner}/{repo}/wiki");
-            found.has_wiki = self.http.redirect_target(&wiki, None).await?.is_none();
+            found.has_wiki = match self.http.redirect_target(&wiki, None).await {
+                Ok(target) => target.is_none(),
+                // A wiki page GitHub refuses to show is no manual; C# would fail the whole
+                // inflation over it. Throttling and network trouble still fail it.
+                Err(InflateError::Host(_)) => false,
+                Err(e) => return Err(e),
+            };
         }
         Ok(Some(found))
     }

@@ -12,15 +12,11 @@ use crate::http::{GITLAB_API, HttpClient};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GitlabProject {
-    #[serde(deserialize_with = "deserialize_text")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub description: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub web_url: Option<String>,
     #[serde(deserialize_with = "deserialize_bool")]
     pub issues_enabled: bool,
-    #[serde(deserialize_with = "deserialize_text")]
     pub readme_url: Option<String>,
 }
 
@@ -40,7 +36,6 @@ pub struct GitlabRelease {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GitlabAuthor {
-    #[serde(deserialize_with = "deserialize_text")]
     pub name: Option<String>,
 }
 
@@ -55,9 +50,7 @@ pub struct GitlabAssets {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct GitlabSource {
-    #[serde(deserialize_with = "deserialize_text")]
     pub format: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub url: Option<String>,
 }
 

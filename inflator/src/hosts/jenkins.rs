@@ -7,7 +7,6 @@ use netkan_common::ckan::module::JenkinsBuild as BuildType;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::deserialize_text;
 use crate::InflateError;
 use crate::http::HttpClient;
 
@@ -15,9 +14,7 @@ use crate::http::HttpClient;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct JenkinsBuild {
-    #[serde(deserialize_with = "deserialize_text")]
     pub url: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub result: Option<String>,
     pub artifacts: Option<Vec<JenkinsArtifact>>,
     /// Milliseconds since 1970-01-01 UTC.
@@ -28,9 +25,9 @@ pub struct JenkinsBuild {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct JenkinsArtifact {
-    #[serde(rename = "fileName", deserialize_with = "deserialize_text")]
+    #[serde(rename = "fileName")]
     pub file_name: Option<String>,
-    #[serde(rename = "relativePath", deserialize_with = "deserialize_text")]
+    #[serde(rename = "relativePath")]
     pub relative_path: Option<String>,
 }
 

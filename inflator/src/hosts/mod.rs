@@ -140,6 +140,12 @@ pub fn deserialize_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Erro
     Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
 }
 
+/// `Uri.ToString()` of a URL a host's API gave, as the C# inflator writes downloads: .NET
+/// unescapes `%20`, `%3A`, `%27`, `%28` and `%29` and keeps the rest as written (`%2C`).
+pub fn uri_text(url: Option<&str>) -> Option<String> {
+    url.map(netkan_common::ckan::names::csharp_uri_to_string)
+}
+
 /// `ToJValueOrJArray`: names without repeats; none is nothing, one is a string, more are
 /// an array.
 pub fn one_or_many(names: impl IntoIterator<Item = String>) -> Option<serde_json::Value> {

@@ -16,22 +16,15 @@ use crate::http::{HttpClient, RequestOptions, SPACEDOCK};
 #[serde(default)]
 pub struct SpacedockMod {
     pub id: i64,
-    #[serde(deserialize_with = "deserialize_text")]
     pub license: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub short_description: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub author: Option<String>,
     pub versions: Option<Vec<SpacedockVersion>>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub website: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub source_code: Option<String>,
     pub default_version_id: i64,
     pub shared_authors: Option<Vec<SpacedockUser>>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub background: Option<String>,
 }
 
@@ -39,7 +32,6 @@ pub struct SpacedockMod {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct SpacedockUser {
-    #[serde(deserialize_with = "deserialize_text")]
     pub username: Option<String>,
 }
 
@@ -54,9 +46,7 @@ pub struct SpacedockVersion {
     pub game_version: Option<String>,
     #[serde(deserialize_with = "deserialize_date")]
     pub created: Option<DateTime<Utc>>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub download_path: Option<String>,
-    #[serde(deserialize_with = "deserialize_text")]
     pub changelog: Option<String>,
 }
 

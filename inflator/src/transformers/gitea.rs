@@ -4,13 +4,12 @@
 //! Deviation: with no releases, C# returns nothing at all; here it is the warning "No
 //! releases found for …" and the metadata passes through, as every other host does.
 
-use netkan_common::ckan::names::csharp_uri_to_string;
 use netkan_common::ckan::{Kref, Object};
 
 use crate::InflateError;
 use crate::context::Context;
 use crate::hosts::gitea::GiteaApi;
-use crate::hosts::{kref_of, object, release_date, remove_kref, skip_take};
+use crate::hosts::{kref_of, object, release_date, remove_kref, skip_take, uri_text};
 use crate::json::{safe_add, safe_merge};
 
 /// Inflates a Gitea repository's releases.
@@ -70,10 +69,7 @@ pub async fn transform(
                 safe_add(
                     &mut json,
                     "download",
-                    asset
-                        .browser_download_url
-                        .as_deref()
-                        .map(csharp_uri_to_string),
+                    uri_text(asset.browser_download_url.as_deref()),
                 );
                 safe_add(
                     &mut json,

@@ -8,13 +8,12 @@
 //! through unchanged.
 
 use fancy_regex::Regex;
-use netkan_common::ckan::names::csharp_uri_to_string;
 use netkan_common::ckan::{Kref, Object};
 
 use crate::InflateError;
 use crate::context::Context;
 use crate::hosts::github::{GithubApi, GithubAsset, GithubRelease, GithubRepo, UserKind};
-use crate::hosts::{kref_of, object, one_or_many, release_date, remove_kref};
+use crate::hosts::{kref_of, object, one_or_many, release_date, remove_kref, uri_text};
 use crate::json::{safe_add, safe_merge};
 use crate::metadata;
 
@@ -261,10 +260,7 @@ async fn transform_one(
     safe_add(
         &mut json,
         "download",
-        asset
-            .browser_download_url
-            .as_deref()
-            .map(csharp_uri_to_string),
+        uri_text(asset.browser_download_url.as_deref()),
     );
     if gh.use_source_archive {
         safe_add(&mut json, "download_content_type", SOURCE_ARCHIVE_TYPE);

@@ -12,6 +12,7 @@ use netkan_common::ckan::schema::known_licenses;
 use netkan_common::ckan::{Module, Object, SchemaKind, Schemas, SpecVersion};
 use serde_json::Value;
 
+use super::installs;
 use super::netkan::matching_identifiers;
 use crate::InflateError;
 use crate::context::Context;
@@ -55,9 +56,15 @@ pub async fn validate_ckan(
         return fail("spec_version v1.26+ required for 'replaced_by'");
     }
     install(json, &spec)?;
+    installs::installs_files(json, cx).await?;
     known_game_versions(json, cx)?;
     obeys_schema(json)?;
     kind(json, &spec)?;
+    installs::harmony(json, cx).await?;
+    installs::module_manager_depends(json, cx).await?;
+    installs::plugins(json, cx).await?;
+    installs::crafts_in_ships(json, cx).await?;
+    installs::space_warp_info(json, cx).await?;
     matching_identifiers(json, netkan_identifier)
 }
 
@@ -452,7 +459,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::context::Context;
+    use crate::cache::DownloadCache;
+    use crate::context::{Context, Services};
+    use crate::testing::archive::ZipBuilder;
+    use crate::testing::upstream::Upstream;
     use crate::testing_support::{Harness, obj};
 
     fn module() -> Value {
@@ -462,8 +472,22 @@ mod tests {
                "download": "https://example.com/DogeCoinFlag-1.01.zip"})
     }
 
+    /// Validates `v` with its download served by a fixture upstream: a zip holding the
+    /// `DogeCoinFlag` folder that the default stanza and the tests' stanzas install.
     async fn check(v: Value) -> (Result<(), String>, Vec<String>) {
-        let h = Harness::new();
+        let up = Upstream::start().await;
+        up.file(
+            "https://example.com/DogeCoinFlag-1.01.zip",
+            ZipBuilder::new()
+                .file("GameData/DogeCoinFlag/Flags/dogecoin.png", "png")
+                .build(),
+        );
+        let cache = tempfile::tempdir().expect("cache dir");
+        let mut h = Harness::new();
+        h.services = Services {
+            http: up.client(),
+            cache: DownloadCache::new(cache.path(), 0),
+        };
         let mut cx = Context::new(h.opts.clone(), &h.services, &h.game, &h.log);
         let r = validate_ckan(&obj(v), "DogeCoinFlag", &mut cx)
             .await
@@ -608,17 +632,20 @@ mod tests {
             check(spec14(with(
                 module(),
                 "install",
-                json!([{"find": "X/", "install_to": "GameData"}])
+                json!([{"find": "DogeCoinFlag/", "install_to": "GameData"}])
             )))
             .await
             .0,
-            Err("Path \"X/\" in 'find' is not normalized, should be \"X\"".into())
+            Err(
+                "Path \"DogeCoinFlag/\" in 'find' is not normalized, should be \"DogeCoinFlag\""
+                    .into()
+            )
         );
         assert_eq!(
             check(with(
                 module(),
                 "install",
-                json!([{"find": "X", "install_to": "GameData"}])
+                json!([{"find": "DogeCoinFlag", "install_to": "GameData"}])
             ))
             .await
             .0,
@@ -628,7 +655,7 @@ mod tests {
             check(spec14(with(
                 module(),
                 "install",
-                json!([{"find": "X", "install_to": "GameData"}])
+                json!([{"find": "DogeCoinFlag", "install_to": "GameData"}])
             )))
             .await
             .0,
@@ -663,7 +690,7 @@ mod tests {
         let (r, _) = check(with(
             with(module(), "spec_version", json!("v1.4")),
             "install",
-            json!([{"find": "X", "install_to": "Plugins"}]),
+            json!([{"find": "DogeCoinFlag", "install_to": "Plugins"}]),
         ))
         .await;
         assert!(r.is_err());
@@ -672,7 +699,17 @@ mod tests {
     #[tokio::test]
     async fn the_identifier_must_be_the_netkans() {
         assert_eq!(
-            check(with(module(), "identifier", json!("Other"))).await.0,
+            check(with(
+                with(
+                    with(module(), "identifier", json!("Other")),
+                    "install",
+                    json!([{"find": "DogeCoinFlag", "install_to": "GameData"}])
+                ),
+                "spec_version",
+                json!("v1.4")
+            ))
+            .await
+            .0,
             Err("Error: Have metadata for Other, but wanted DogeCoinFlag".into())
         );
     }

@@ -67,6 +67,11 @@ pub async fn run(up: &Upstream, step: Step, json: Value, opts: TransformOptions)
     }
 }
 
+/// Runs `step` on `json` with the queue's default options (one release, none skipped).
+pub async fn run_one(up: &Upstream, step: Step, json: Value) -> Ran {
+    run(up, step, json, releases(Some(1), 0)).await
+}
+
 /// `Releases` and `SkipReleases`.
 pub fn releases(take: Option<usize>, skip: usize) -> TransformOptions {
     TransformOptions {
