@@ -24,7 +24,10 @@ fn netkan(redis: &TestRedis, args: &[&str]) -> (bool, String) {
 #[tokio::test]
 async fn an_operator_runs_a_housekeeping_job_now_and_gets_its_log_page() {
     let redis = TestRedis::start();
-    let (ok, out) = netkan(&redis, &["housekeeping", "run", "download-count", "--game", "ksp"]);
+    let (ok, out) = netkan(
+        &redis,
+        &["housekeeping", "run", "download-count", "--game", "ksp"],
+    );
     assert!(ok, "{out}");
     let mut lines = out.lines();
     let first = lines.next().unwrap();
@@ -50,7 +53,12 @@ async fn an_operator_runs_a_housekeeping_job_now_and_gets_its_log_page() {
     assert!(ok, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["kind"], "clean-cache");
-    assert!(v["log"].as_str().unwrap().ends_with(v["id"].as_str().unwrap()));
+    assert!(
+        v["log"]
+            .as_str()
+            .unwrap()
+            .ends_with(v["id"].as_str().unwrap())
+    );
 }
 
 #[test]
@@ -62,11 +70,20 @@ fn unknown_kinds_and_games_are_refused_by_name() {
         out.contains("\"sweep\" is not a housekeeping job; known: download-count, auto-freeze, ticket-close, clean-cache"),
         "{out}"
     );
-    let (ok, out) = netkan(&redis, &["housekeeping", "run", "auto-freeze", "--game", "ksp2"]);
+    let (ok, out) = netkan(
+        &redis,
+        &["housekeeping", "run", "auto-freeze", "--game", "ksp2"],
+    );
     assert!(!ok);
     assert!(out.contains("--game: ksp2 is not configured"), "{out}");
     let (ok, out) = netkan(&redis, &["housekeeping", "list"]);
     assert!(ok, "{out}");
-    assert!(out.contains("download-count   per game  daily at 03:00 UTC"), "{out}");
-    assert!(out.contains("auto-freeze      per game  every 604800 s"), "{out}");
+    assert!(
+        out.contains("download-count   per game  daily at 03:00 UTC"),
+        "{out}"
+    );
+    assert!(
+        out.contains("auto-freeze      per game  every 604800 s"),
+        "{out}"
+    );
 }

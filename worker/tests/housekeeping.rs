@@ -64,6 +64,42 @@ fn with_ckanmeta(mut s: Settings, bare: &Path) -> Settings {
     s
 }
 
+/// A private Redis, the fake hosts, a data directory and the settings that use them.
+struct World {
+    dir: tempfile::TempDir,
+    redis: TestRedis,
+    hosts: FakeHosts,
+    s: Settings,
+}
+
+impl World {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let redis = TestRedis::start();
+        let hosts = FakeHosts::start();
+        let s = settings(&redis, &dir.path().join("data"), &hosts);
+        Self {
+            dir,
+            redis,
+            hosts,
+            s,
+        }
+    }
+
+    /// A world whose CKAN-meta is [`tree`]`(ia_mods, old)`.
+    fn counting(ia_mods: usize, old: &Value) -> (Self, Tree, PathBuf) {
+        let mut w = Self::new();
+        let t = tree(ia_mods, old);
+        let bare = repo_of(w.dir.path(), &t);
+        w.s = with_ckanmeta(w.s, &bare);
+        (w, t, bare)
+    }
+
+    async fn run(&self, kind: &str) -> (JobId, JobState, Vec<String>) {
+        run_one(&self.redis, &self.s, kind).await
+    }
+}
+
 /// Runs one housekeeping job of `kind` through a fresh in-process worker.
 async fn run_one(redis: &TestRedis, s: &Settings, kind: &str) -> (JobId, JobState, Vec<String>) {
     let worker = InProcess::start(s);
@@ -91,13 +127,12 @@ fn has(lines: &[String], needle: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_real_corpus_is_counted_as_the_independent_expectation_and_a_second_run_commits_nothing()
  {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
+    let w = World::new();
+    let (dir, redis, hosts) = (&w.dir, &w.redis, &w.hosts);
     let bare = corpus_copy(&dir.path().join("CKAN-meta.git"));
     let old: BTreeMap<String, u64> =
         serde_json::from_str(&file_at(&bare, "master", "download_counts.json")).unwrap();
-    let s = with_ckanmeta(settings(&redis, &dir.path().join("data"), &hosts), &bare);
+    let s = with_ckanmeta(w.s.clone(), &bare);
 
     let (id, state, lines) = run_one(&redis, &s, "download-count").await;
     assert_eq!(state, JobState::Succeeded, "{lines:#?}");
@@ -105,10 +140,20 @@ async fn the_real_corpus_is_counted_as_the_independent_expectation_and_a_second_
     // (tests/data/download_counts_expected.py).
     let expected = include_str!("data/download-counts-corpus.json");
     let written = file_at(&bare, "master", "download_counts.json");
-    assert!(
-        written == expected,
-        "download_counts.json differs from the expectation"
-    );
+    if written != expected {
+        let first = written
+            .lines()
+            .zip(expected.lines())
+            .position(|(a, b)| a != b);
+        panic!(
+            "download_counts.json differs from the expectation, first at line {:?}: {:?} (expected {:?}); {} bytes (expected {}); log {lines:#?}",
+            first.map(|n| n + 1),
+            first.and_then(|n| written.lines().nth(n)),
+            first.and_then(|n| expected.lines().nth(n)),
+            written.len(),
+            expected.len()
+        );
+    }
     assert_eq!(
         subjects(&bare, "master")[0],
         "NetKAN updating download counts"
@@ -271,13 +316,9 @@ fn counts(bare: &Path) -> BTreeMap<String, u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_host_is_counted_and_prereleases_dlc_and_metapackages_are_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
-    let t = tree(0, &json!({}));
-    let bare = repo_of(dir.path(), &t);
-    let s = with_ckanmeta(settings(&redis, &dir.path().join("data"), &hosts), &bare);
-    let (_, state, lines) = run_one(&redis, &s, "download-count").await;
+    let (w, t, bare) = World::counting(0, &json!({}));
+    let hosts = &w.hosts;
+    let (_, state, lines) = w.run("download-count").await;
     assert_eq!(state, JobState::Succeeded, "{lines:#?}");
     let gh = model::gh_total(&t.repo.0, &t.repo.1);
     assert!(
@@ -306,20 +347,16 @@ async fn every_host_is_counted_and_prereleases_dlc_and_metapackages_are_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_host_costs_only_its_own_mods_which_keep_their_previous_counts() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
     let old = json!({"SdMod": 999_999, "GitMod": 1, "SfMod": 2});
-    let t = tree(0, &old);
-    let bare = repo_of(dir.path(), &t);
+    let (w, t, bare) = World::counting(0, &old);
+    let hosts = &w.hosts;
     hosts
         .state
         .lock()
         .unwrap()
         .failing
         .insert("spacedock".into());
-    let s = with_ckanmeta(settings(&redis, &dir.path().join("data"), &hosts), &bare);
-    let (_, state, lines) = run_one(&redis, &s, "download-count").await;
+    let (_, state, lines) = w.run("download-count").await;
     assert_eq!(state, JobState::Succeeded, "{lines:#?}");
     assert!(
         has(&lines, "ERROR SpaceDock download counts failed: HTTP 500"),
@@ -341,12 +378,9 @@ async fn a_failing_host_costs_only_its_own_mods_which_keep_their_previous_counts
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_unreachable_archive_org_is_not_asked_again_in_the_same_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
-    let t = tree(40, &json!({"Mirrored35": 5}));
-    let bare = repo_of(dir.path(), &t);
-    let mut s = with_ckanmeta(settings(&redis, &dir.path().join("data"), &hosts), &bare);
+    let (w, t, bare) = World::counting(40, &json!({"Mirrored35": 5}));
+    let redis = &w.redis;
+    let mut s = w.s.clone();
     // Nothing listens there: connecting fails.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     s.hosts.archive_org_views = format!("http://{}", closed.local_addr().unwrap());
@@ -377,11 +411,8 @@ fn throttle(status: u16, headers: &[(&str, String)]) -> Throttle {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn short_github_throttles_are_waited_out_in_the_job() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
-    let t = tree(0, &json!({}));
-    let bare = repo_of(dir.path(), &t);
+    let (w, t, bare) = World::counting(0, &json!({}));
+    let hosts = &w.hosts;
     {
         let now = Utc::now().timestamp();
         let mut st = hosts.state.lock().unwrap();
@@ -395,8 +426,7 @@ async fn short_github_throttles_are_waited_out_in_the_job() {
             ],
         ));
     }
-    let s = with_ckanmeta(settings(&redis, &dir.path().join("data"), &hosts), &bare);
-    let (_, state, lines) = run_one(&redis, &s, "download-count").await;
+    let (_, state, lines) = w.run("download-count").await;
     assert_eq!(state, JobState::Succeeded, "{lines:#?}");
     let waits = lines
         .iter()
@@ -412,11 +442,8 @@ async fn short_github_throttles_are_waited_out_in_the_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_github_that_throttles_every_try_costs_only_the_github_mods() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
-    let t = tree(0, &json!({"GitMod": 77}));
-    let bare = repo_of(dir.path(), &t);
+    let (w, t, bare) = World::counting(0, &json!({"GitMod": 77}));
+    let hosts = &w.hosts;
     for _ in 0..5 {
         hosts
             .state
@@ -425,8 +452,7 @@ async fn a_github_that_throttles_every_try_costs_only_the_github_mods() {
             .throttle
             .push_back(throttle(429, &[("Retry-After", "0".into())]));
     }
-    let s = with_ckanmeta(settings(&redis, &dir.path().join("data"), &hosts), &bare);
-    let (_, state, lines) = run_one(&redis, &s, "download-count").await;
+    let (_, state, lines) = w.run("download-count").await;
     assert_eq!(state, JobState::Succeeded, "{lines:#?}");
     assert!(has(
         &lines,
@@ -440,11 +466,8 @@ async fn a_github_that_throttles_every_try_costs_only_the_github_mods() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_long_github_throttle_ends_the_attempt_until_the_limit_resets() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
-    let t = tree(0, &json!({}));
-    let bare = repo_of(dir.path(), &t);
+    let (w, _, bare) = World::counting(0, &json!({}));
+    let (redis, hosts) = (&w.redis, &w.hosts);
     let reset = Utc::now().timestamp() + 3600;
     hosts.state.lock().unwrap().throttle.push_back(throttle(
         403,
@@ -453,7 +476,7 @@ async fn a_long_github_throttle_ends_the_attempt_until_the_limit_resets() {
             ("X-RateLimit-Reset", reset.to_string()),
         ],
     ));
-    let s = with_ckanmeta(settings(&redis, &dir.path().join("data"), &hosts), &bare);
+    let s = w.s.clone();
     let worker = InProcess::start(&s);
     let jq = s.job_queue();
     let id = enqueue(
@@ -490,15 +513,12 @@ async fn a_long_github_throttle_ends_the_attempt_until_the_limit_resets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_run_one_download_count_at_a_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
-    let t = tree(0, &json!({}));
-    let bare = repo_of(dir.path(), &t);
-    let mut s = with_ckanmeta(settings(&redis, &dir.path().join("data"), &hosts), &bare);
+    let (w, _, bare) = World::counting(0, &json!({}));
+    let (redis, hosts) = (&w.redis, &w.hosts);
+    let mut s = w.s.clone();
     s.worker.concurrency.insert("housekeeping".into(), 1);
     let mut s2 = s.clone();
-    s2.data_dir = dir.path().join("data2");
+    s2.data_dir = w.dir.path().join("data2");
     let (w1, w2) = (InProcess::start(&s), InProcess::start(&s2));
     let jq = s.job_queue();
     hosts.set_gate(false);
@@ -546,10 +566,9 @@ async fn two_workers_run_one_download_count_at_a_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_schedule_makes_one_run_per_period_across_two_workers() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
-    let mut s = settings(&redis, &dir.path().join("data"), &hosts);
+    let w = World::new();
+    let (dir, redis) = (&w.dir, &w.redis);
+    let mut s = w.s.clone();
     s.housekeeping.clean_cache.enabled = true;
     s.housekeeping.clean_cache.every_secs = 1;
     let mut s2 = s.clone();
@@ -765,9 +784,8 @@ async fn without_a_forge_the_freeze_branch_is_pushed_and_the_log_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_ticket_closer_closes_only_stale_answered_support_tickets() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
+    let w = World::new();
+    let (redis, hosts) = (&w.redis, &w.hosts);
     let old = (Utc::now() - chrono::Duration::days(8)).to_rfc3339();
     let recent = (Utc::now() - chrono::Duration::days(1)).to_rfc3339();
     let many: Vec<&str> = std::iter::repeat_n("helper", 100).chain(["op"]).collect();
@@ -797,7 +815,7 @@ async fn the_ticket_closer_closes_only_stale_answered_support_tickets() {
         netkan.push(Issue::support(2000, "someone", &["helper"], &old));
         st.issues.insert("KSP-CKAN/NetKAN".into(), netkan);
     }
-    let mut s = settings(&redis, &dir.path().join("data"), &hosts);
+    let mut s = w.s.clone();
     s.housekeeping.ticket_close.repositories =
         vec!["KSP-CKAN/CKAN".into(), "KSP-CKAN/NetKAN".into()];
     let (_, state, lines) = run_one(&redis, &s, "ticket-close").await;
@@ -856,10 +874,9 @@ async fn the_ticket_closer_closes_only_stale_answered_support_tickets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_ticket_closer_without_repositories_says_why_it_did_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
-    let s = settings(&redis, &dir.path().join("data"), &hosts);
+    let w = World::new();
+    let (redis, hosts) = (&w.redis, &w.hosts);
+    let s = w.s.clone();
     let (_, state, lines) = run_one(&redis, &s, "ticket-close").await;
     assert_eq!(state, JobState::Succeeded);
     assert!(
@@ -878,9 +895,8 @@ async fn the_ticket_closer_without_repositories_says_why_it_did_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_cache_cleaner_removes_only_files_older_than_the_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = TestRedis::start();
-    let hosts = FakeHosts::start();
+    let w = World::new();
+    let (dir, redis) = (&w.dir, &w.redis);
     let cache = dir.path().join("cache");
     std::fs::create_dir_all(&cache).unwrap();
     let aged = |name: &str, days: u64, bytes: usize| {
@@ -893,7 +909,7 @@ async fn the_cache_cleaner_removes_only_files_older_than_the_limit() {
     aged("3C69B375-AwesomeMod-1.0.0.zip", 31, 100);
     aged("3C69B375-AwesomeMod-1.0.0.zip.sha256", 31, 64);
     aged("25B8A610-NASA-CountDown-1.3.9.1.zip", 29, 10);
-    let mut s = settings(&redis, &dir.path().join("data"), &hosts);
+    let mut s = w.s.clone();
     s.cache.dir = Some(cache.clone());
     let (_, state, lines) = run_one(&redis, &s, "clean-cache").await;
     assert_eq!(state, JobState::Succeeded, "{lines:#?}");

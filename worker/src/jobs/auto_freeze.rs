@@ -167,14 +167,8 @@ fn forget_local_branch(dir: &std::path::Path, branch: &str) -> Result<(), GitErr
 
 async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {
     let game = ctx.job().game.clone();
-    let Some(remote) = env
-        .game(&game)
-        .and_then(|g| g.netkan.as_ref())
-        .map(|s| s.expose().to_owned())
+    let Some(remote) = env.repository(&ctx, |g| g.netkan.as_ref(), "netkan", "nothing to freeze")
     else {
-        ctx.notice(format!(
-            "no NetKAN repository is configured for {game} (games.{game}.netkan): nothing to freeze"
-        ));
         return Ok(());
     };
     let settings = env.settings.auto_freeze.clone();

@@ -151,14 +151,12 @@ struct Written {
 
 async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {
     let game = ctx.job().game.clone();
-    let Some(remote) = env
-        .game(&game)
-        .and_then(|g| g.ckanmeta.as_ref())
-        .map(|s| s.expose().to_owned())
-    else {
-        ctx.notice(format!(
-            "no CKAN-meta repository is configured for {game} (games.{game}.ckanmeta): nothing to count"
-        ));
+    let Some(remote) = env.repository(
+        &ctx,
+        |g| g.ckanmeta.as_ref(),
+        "ckanmeta",
+        "nothing to count",
+    ) else {
         return Ok(());
     };
     let work = lock_work_dir(&env.data_dir, &game, "CKAN-meta-counts")?;

@@ -20,7 +20,8 @@ use std::future::Future;
 
 use anyhow::Context;
 use netkan_common::config::{
-    GameSettings, HostSettings, HousekeepingSettings, ScheduleSpec, Settings, parse_time_of_day,
+    GameSettings, HostSettings, HousekeepingSettings, ScheduleSpec, Secret, Settings,
+    parse_time_of_day,
 };
 use netkan_common::{Game, Lane, NewJob, QueueName};
 
@@ -200,6 +201,28 @@ impl HousekeepingEnv {
     /// A game's settings, if it has any.
     pub fn game(&self, game: &Game) -> Option<&GameSettings> {
         self.games.get(game.as_str())
+    }
+
+    /// A game's repository (`which` picks it from the game's settings), or, if it has none,
+    /// a NOTICE naming the setting `key` and why nothing is done.
+    pub(crate) fn repository(
+        &self,
+        ctx: &JobContext,
+        which: impl FnOnce(&GameSettings) -> Option<&Secret>,
+        key: &str,
+        nothing: &str,
+    ) -> Option<String> {
+        let game = &ctx.job().game;
+        let found = self
+            .game(game)
+            .and_then(which)
+            .map(|s| s.expose().to_owned());
+        if found.is_none() {
+            ctx.notice(format!(
+                "no repository is configured for {game} (games.{game}.{key}): {nothing}"
+            ));
+        }
+        found
     }
 
     /// The log page of a job.

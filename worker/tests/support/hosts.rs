@@ -383,12 +383,7 @@ async fn list_issues(
         .filter(|i| q.assignee != "none" || i.assignee.is_none())
         .map(|i| issue_json(&repo, i))
         .collect();
-    let page: Vec<Value> = matching
-        .into_iter()
-        .skip((q.page - 1) * q.per_page)
-        .take(q.per_page)
-        .collect();
-    HttpResponse::Ok().json(page)
+    HttpResponse::Ok().json(page_of(matching, q.page, q.per_page))
 }
 
 #[derive(serde::Deserialize)]
@@ -397,35 +392,50 @@ struct PageQuery {
     page: usize,
 }
 
+/// Runs `f` on the issue named by the path, or answers 404.
+fn on_issue(
+    data: &Data,
+    req: &HttpRequest,
+    (o, r, n): (String, String, u64),
+    f: impl FnOnce(&mut Issue) -> HttpResponse,
+) -> HttpResponse {
+    if let Some(resp) = record(data, req, "issues") {
+        return resp;
+    }
+    let mut s = data.state.lock().unwrap();
+    match s
+        .issues
+        .get_mut(&format!("{o}/{r}"))
+        .and_then(|is| is.iter_mut().find(|i| i.number == n))
+    {
+        Some(issue) => f(issue),
+        None => HttpResponse::NotFound().json(json!({"message": "Not Found"})),
+    }
+}
+
+/// Page `page` (from 1) of `per_page` items.
+fn page_of(items: Vec<Value>, page: usize, per_page: usize) -> Vec<Value> {
+    items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect()
+}
+
 async fn list_comments(
     data: Data,
     req: HttpRequest,
     path: web::Path<(String, String, u64)>,
     q: web::Query<PageQuery>,
 ) -> HttpResponse {
-    if let Some(r) = record(&data, &req, "issues") {
-        return r;
-    }
-    let (o, r, n) = path.into_inner();
-    let s = data.state.lock().unwrap();
-    let Some(issue) = s
-        .issues
-        .get(&format!("{o}/{r}"))
-        .and_then(|is| is.iter().find(|i| i.number == n))
-    else {
-        return HttpResponse::NotFound().json(json!({"message": "Not Found"}));
-    };
-    let all: Vec<Value> = issue
-        .commenters
-        .iter()
-        .map(|login| json!({"user": {"login": login}, "body": "..."}))
-        .collect();
-    let page: Vec<Value> = all
-        .into_iter()
-        .skip((q.page - 1) * q.per_page)
-        .take(q.per_page)
-        .collect();
-    HttpResponse::Ok().json(page)
+    on_issue(&data, &req, path.into_inner(), |issue| {
+        let all: Vec<Value> = issue
+            .commenters
+            .iter()
+            .map(|login| json!({"user": {"login": login}, "body": "..."}))
+            .collect();
+        HttpResponse::Ok().json(page_of(all, q.page, q.per_page))
+    })
 }
 
 async fn post_comment(
@@ -434,22 +444,12 @@ async fn post_comment(
     path: web::Path<(String, String, u64)>,
     body: web::Json<Value>,
 ) -> HttpResponse {
-    if let Some(r) = record(&data, &req, "issues") {
-        return r;
-    }
-    let (o, r, n) = path.into_inner();
-    let mut s = data.state.lock().unwrap();
-    let Some(issue) = s
-        .issues
-        .get_mut(&format!("{o}/{r}"))
-        .and_then(|is| is.iter_mut().find(|i| i.number == n))
-    else {
-        return HttpResponse::NotFound().json(json!({"message": "Not Found"}));
-    };
-    issue
-        .posted
-        .push(body["body"].as_str().unwrap_or("").to_owned());
-    HttpResponse::Created().json(json!({"id": 1}))
+    on_issue(&data, &req, path.into_inner(), |issue| {
+        issue
+            .posted
+            .push(body["body"].as_str().unwrap_or("").to_owned());
+        HttpResponse::Created().json(json!({"id": 1}))
+    })
 }
 
 async fn edit_issue(
@@ -458,23 +458,13 @@ async fn edit_issue(
     path: web::Path<(String, String, u64)>,
     body: web::Json<Value>,
 ) -> HttpResponse {
-    if let Some(r) = record(&data, &req, "issues") {
-        return r;
-    }
-    let (o, r, n) = path.into_inner();
-    let mut s = data.state.lock().unwrap();
-    let Some(issue) = s
-        .issues
-        .get_mut(&format!("{o}/{r}"))
-        .and_then(|is| is.iter_mut().find(|i| i.number == n))
-    else {
-        return HttpResponse::NotFound().json(json!({"message": "Not Found"}));
-    };
-    if let Some(state) = body["state"].as_str() {
-        issue.state = state.to_owned();
-    }
-    issue.state_reason = body["state_reason"].as_str().map(str::to_owned);
-    HttpResponse::Ok().json(json!({"number": n}))
+    on_issue(&data, &req, path.into_inner(), |issue| {
+        if let Some(state) = body["state"].as_str() {
+            issue.state = state.to_owned();
+        }
+        issue.state_reason = body["state_reason"].as_str().map(str::to_owned);
+        HttpResponse::Ok().json(json!({"number": issue.number}))
+    })
 }
 
 impl FakeHosts {
