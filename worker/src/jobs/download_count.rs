@@ -185,6 +185,12 @@ async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {
     for e in scanned.errors.iter().take(20) {
         ctx.warn(format!("unreadable: {e}"));
     }
+    if scanned.errors.len() > 20 {
+        ctx.warn(format!(
+            "... and {} more unreadable files",
+            scanned.errors.len() - 20
+        ));
+    }
     for u in &scanned.unparsed {
         ctx.warn(format!("not a mod URL of its host: {u}"));
     }
@@ -227,12 +233,8 @@ async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {
             &identity,
             &identity,
         )?;
-        if commit.is_some() {
-            push_primary(&ctx2, &mut tree, &identity, PUSH_ATTEMPTS)?;
-        } else if !tree.unpushed(tree.primary())?.is_empty() {
-            // An earlier attempt committed but could not push.
-            push_primary(&ctx2, &mut tree, &identity, PUSH_ATTEMPTS)?;
-        }
+        // Also pushes what an earlier attempt committed but could not push.
+        push_primary(&ctx2, &mut tree, &identity, PUSH_ATTEMPTS)?;
         Ok(Written {
             old,
             counts,

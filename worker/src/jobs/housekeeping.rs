@@ -76,7 +76,8 @@ pub fn period(s: &ScheduleSpec<'_>) -> Option<Period> {
 }
 
 /// The enabled housekeeping jobs of `settings`: per-game kinds for each game with the
-/// repository they need, the others once (for the default game).
+/// repository they need, the others once (for the default game); the ticket closer only with
+/// repositories and a GitHub token.
 pub fn periodic_jobs(settings: &Settings) -> Vec<Periodic> {
     let h = &settings.housekeeping;
     let schedules = [
@@ -90,6 +91,12 @@ pub fn periodic_jobs(settings: &Settings) -> Vec<Periodic> {
         let Some(period) = period(&schedule).filter(|_| schedule.enabled) else {
             continue;
         };
+        let closer_configured =
+            !h.ticket_close.repositories.is_empty() && !settings.hosts.github_token.is_empty();
+        if kind == ticket_close::KIND && !closer_configured {
+            // Scheduled only when it has something to do; by hand it says what is missing.
+            continue;
+        }
         let games: Vec<Option<Game>> = if per_game(kind) {
             settings
                 .games
@@ -325,5 +332,63 @@ pub(crate) fn push_primary(
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(s: &Settings) -> Vec<String> {
+        periodic_jobs(s).into_iter().map(|p| p.name).collect()
+    }
+
+    #[test]
+    fn each_game_with_the_repository_gets_its_own_periodic_entry() {
+        let mut s = Settings::default();
+        assert_eq!(names(&s), ["clean-cache"]);
+        let repo = |p: &str| Some(Secret::new(p));
+        s.games.insert(
+            "ksp".into(),
+            GameSettings {
+                ckanmeta: repo("/srv/CKAN-meta.git"),
+                netkan: repo("/srv/NetKAN.git"),
+                ..GameSettings::default()
+            },
+        );
+        s.games.insert(
+            "ksp2".into(),
+            GameSettings {
+                netkan: repo("/srv/KSP2-NetKAN.git"),
+                ..GameSettings::default()
+            },
+        );
+        s.housekeeping.ticket_close.repositories = vec!["KSP-CKAN/CKAN".into()];
+        // No token: the ticket closer is not scheduled.
+        assert_eq!(
+            names(&s),
+            [
+                "download-count-ksp",
+                "auto-freeze-ksp",
+                "auto-freeze-ksp2",
+                "clean-cache"
+            ]
+        );
+        s.hosts.github_token = Secret::new("t");
+        s.housekeeping.clean_cache.enabled = false;
+        assert_eq!(
+            names(&s),
+            [
+                "download-count-ksp",
+                "auto-freeze-ksp",
+                "auto-freeze-ksp2",
+                "ticket-close"
+            ]
+        );
+        let jobs = periodic_jobs(&s);
+        assert_eq!(jobs[2].job.game.as_str(), "ksp2");
+        assert_eq!(jobs[2].job.lane, Lane::Low);
+        assert_eq!(jobs[1].period, Period::Every(7 * 86_400_000));
+        assert_eq!(jobs[0].period, Period::DailyAt(3 * 3600));
     }
 }
