@@ -134,7 +134,7 @@ async fn the_real_corpus_is_counted_as_the_independent_expectation_and_a_second_
         serde_json::from_str(&file_at(&bare, "master", "download_counts.json")).unwrap();
     let s = with_ckanmeta(w.s.clone(), &bare);
 
-    let (id, state, lines) = run_one(&redis, &s, "download-count").await;
+    let (id, state, lines) = run_one(redis, &s, "download-count").await;
     assert_eq!(state, JobState::Succeeded, "{lines:#?}");
     // Byte for byte what Python's json.dumps writes for the model's answers
     // (tests/data/download_counts_expected.py).
@@ -212,7 +212,7 @@ async fn the_real_corpus_is_counted_as_the_independent_expectation_and_a_second_
     assert_eq!(lines[at + 1..at + 1 + today_top.len()], today_top[..]);
 
     // Unchanged counts: no commit, no push.
-    let (_, state, lines) = run_one(&redis, &s, "download-count").await;
+    let (_, state, lines) = run_one(redis, &s, "download-count").await;
     assert_eq!(state, JobState::Succeeded, "{lines:#?}");
     assert!(
         has(&lines, "download counts match existing data"),
@@ -385,7 +385,7 @@ async fn an_unreachable_archive_org_is_not_asked_again_in_the_same_run() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     s.hosts.archive_org_views = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let (_, state, lines) = run_one(&redis, &s, "download-count").await;
+    let (_, state, lines) = run_one(redis, &s, "download-count").await;
     assert_eq!(state, JobState::Succeeded, "{lines:#?}");
     let failures: Vec<&String> = lines
         .iter()
@@ -480,7 +480,7 @@ async fn a_long_github_throttle_ends_the_attempt_until_the_limit_resets() {
     let worker = InProcess::start(&s);
     let jq = s.job_queue();
     let id = enqueue(
-        &redis,
+        redis,
         &jq,
         &[new_job("download-count", Game::ksp(), Lane::High).unwrap()],
     )
@@ -503,7 +503,7 @@ async fn a_long_github_throttle_ends_the_attempt_until_the_limit_resets() {
         (reset - 60..=reset + 5).contains(&due),
         "due {due}, reset {reset}"
     );
-    let lines = log(&redis, &jq, id).await;
+    let lines = log(redis, &jq, id).await;
     assert!(has(&lines, "(not counted as an attempt)"), "{lines:#?}");
     assert!(has(&lines, "GitHub asked to wait"), "{lines:#?}");
     // Nothing was written: the run starts over once the limit resets.
@@ -523,7 +523,7 @@ async fn two_workers_run_one_download_count_at_a_time() {
     let jq = s.job_queue();
     hosts.set_gate(false);
     let first = enqueue(
-        &redis,
+        redis,
         &jq,
         &[new_job("download-count", Game::ksp(), Lane::High).unwrap()],
     )
@@ -533,13 +533,13 @@ async fn two_workers_run_one_download_count_at_a_time() {
     })
     .await;
     let second = enqueue(
-        &redis,
+        redis,
         &jq,
         &[new_job("download-count", Game::ksp(), Lane::High).unwrap()],
     )
     .await[0];
-    let rec2 = finished(&redis, &jq, second, WAIT).await;
-    let lines2 = log(&redis, &jq, second).await;
+    let rec2 = finished(redis, &jq, second, WAIT).await;
+    let lines2 = log(redis, &jq, second).await;
     assert_eq!(rec2.state, JobState::Succeeded, "{lines2:#?}");
     assert!(
         has(
@@ -551,7 +551,7 @@ async fn two_workers_run_one_download_count_at_a_time() {
         "{lines2:#?}"
     );
     hosts.set_gate(true);
-    let rec1 = finished(&redis, &jq, first, WAIT).await;
+    let rec1 = finished(redis, &jq, first, WAIT).await;
     assert_eq!(rec1.state, JobState::Succeeded);
     assert_ne!(rec1.worker, rec2.worker, "each worker took one");
     w1.stop().await;
@@ -593,7 +593,7 @@ async fn the_schedule_makes_one_run_per_period_across_two_workers() {
     for r in &runs {
         assert_eq!(r.state, JobState::Succeeded);
         assert_eq!(r.lane, Lane::Low);
-        let lines = log(&redis, &jq, r.id).await;
+        let lines = log(redis, &jq, r.id).await;
         let first = lines[0].clone();
         assert!(
             first.starts_with("INFO periodic job clean-cache for the period starting "),
@@ -818,7 +818,7 @@ async fn the_ticket_closer_closes_only_stale_answered_support_tickets() {
     let mut s = w.s.clone();
     s.housekeeping.ticket_close.repositories =
         vec!["KSP-CKAN/CKAN".into(), "KSP-CKAN/NetKAN".into()];
-    let (_, state, lines) = run_one(&redis, &s, "ticket-close").await;
+    let (_, state, lines) = run_one(redis, &s, "ticket-close").await;
     assert_eq!(state, JobState::Succeeded, "{lines:#?}");
     let st = hosts.state.lock().unwrap();
     let closed: Vec<(String, u64)> = st
@@ -877,7 +877,7 @@ async fn the_ticket_closer_without_repositories_says_why_it_did_nothing() {
     let w = World::new();
     let (redis, hosts) = (&w.redis, &w.hosts);
     let s = w.s.clone();
-    let (_, state, lines) = run_one(&redis, &s, "ticket-close").await;
+    let (_, state, lines) = run_one(redis, &s, "ticket-close").await;
     assert_eq!(state, JobState::Succeeded);
     assert!(
         has(
@@ -911,7 +911,7 @@ async fn the_cache_cleaner_removes_only_files_older_than_the_limit() {
     aged("25B8A610-NASA-CountDown-1.3.9.1.zip", 29, 10);
     let mut s = w.s.clone();
     s.cache.dir = Some(cache.clone());
-    let (_, state, lines) = run_one(&redis, &s, "clean-cache").await;
+    let (_, state, lines) = run_one(redis, &s, "clean-cache").await;
     assert_eq!(state, JobState::Succeeded, "{lines:#?}");
     let left: Vec<String> = std::fs::read_dir(&cache)
         .unwrap()
