@@ -42,6 +42,25 @@ fn finish(job: &netkan_common::ClaimedJob, outcome: Outcome) -> Finish {
     }
 }
 
+/// The next job of `queue` once upkeep has made it due (a retry or a wait ending).
+async fn claim_when_due(
+    jq: &JobQueue,
+    conn: &redis::aio::MultiplexedConnection,
+    queue: &QueueName,
+    what: &str,
+) -> netkan_common::ClaimedJob {
+    eventually(Duration::from_secs(5), what, || async {
+        let mut c = conn.clone();
+        jq.maintain(&mut c).await.unwrap();
+        let claim = jq
+            .claim(&mut c, "w", std::slice::from_ref(queue), 1, 0)
+            .await
+            .unwrap();
+        claim.jobs.into_iter().next()
+    })
+    .await
+}
+
 #[tokio::test]
 async fn enqueue_claim_ack_moves_the_record_through_its_states() {
     let redis = TestRedis::start();
@@ -226,16 +245,7 @@ async fn a_job_that_always_fails_is_dead_after_max_attempts_and_can_be_retried()
         .unwrap();
 
     for attempt in 1..=3 {
-        let claimed = eventually(Duration::from_secs(5), "the retry to come due", || async {
-            let mut c = conn.clone();
-            jq.maintain(&mut c).await.unwrap();
-            let claim = jq
-                .claim(&mut c, "w", std::slice::from_ref(&queue), 1, 0)
-                .await
-                .unwrap();
-            claim.jobs.into_iter().next()
-        })
-        .await;
+        let claimed = claim_when_due(&jq, &conn, &queue, "the retry to come due").await;
         assert_eq!(claimed.attempt, attempt);
         let ok = jq
             .finish(
@@ -652,16 +662,7 @@ async fn a_throttled_job_waits_and_keeps_its_attempts() {
     // With one attempt allowed, a plain retry would bury the job; a throttled one must not,
     // however often the host says so.
     for round in 1..=3 {
-        let claimed = eventually(Duration::from_secs(5), "the wait to end", || async {
-            let mut c = conn.clone();
-            jq.maintain(&mut c).await.unwrap();
-            let claim = jq
-                .claim(&mut c, "w", std::slice::from_ref(&queue), 1, 0)
-                .await
-                .unwrap();
-            claim.jobs.into_iter().next()
-        })
-        .await;
+        let claimed = claim_when_due(&jq, &conn, &queue, "the wait to end").await;
         assert_eq!(
             claimed.attempt, 1,
             "round {round}: the wait was not counted"
@@ -694,16 +695,7 @@ async fn a_throttled_job_waits_and_keeps_its_attempts() {
             "{due} vs {before}"
         );
     }
-    let claimed = eventually(Duration::from_secs(5), "the last wait to end", || async {
-        let mut c = conn.clone();
-        jq.maintain(&mut c).await.unwrap();
-        let claim = jq
-            .claim(&mut c, "w", std::slice::from_ref(&queue), 1, 0)
-            .await
-            .unwrap();
-        claim.jobs.into_iter().next()
-    })
-    .await;
+    let claimed = claim_when_due(&jq, &conn, &queue, "the last wait to end").await;
     jq.finish(
         &mut conn,
         &[finish(&claimed, Outcome::Retry("boom".into()))],

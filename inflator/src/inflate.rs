@@ -154,7 +154,7 @@ impl Inflator {
     }
 
     /// What the inflator knows of a game: what [`Inflator::set_game`] gave, else the built-in
-    /// data.
+    /// data (read once, then kept).
     pub fn game(&self, id: &Game) -> Arc<GameInfo> {
         if let Some(info) = self
             .games
@@ -164,7 +164,12 @@ impl Inflator {
         {
             return info.clone();
         }
-        Arc::new(GameInfo::builtin(id))
+        self.games
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(id.clone())
+            .or_insert_with(|| Arc::new(GameInfo::builtin(id)))
+            .clone()
     }
 
     /// Inflates one `.netkan`. Lines go to `log` as the steps run; a failure is part of the

@@ -10,13 +10,7 @@ use crate::InflateError;
 /// `(string?)token` on a scalar: strings as they are, numbers as their text, bools as C#
 /// prints them; null and containers give none.
 pub fn cs_string(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(true) => Some("True".to_owned()),
-        Value::Bool(false) => Some("False".to_owned()),
-        Value::Null | Value::Array(_) | Value::Object(_) => None,
-    }
+    netkan_common::ckan::spec_version::cs_string(Some(value))
 }
 
 /// `JToken.ToString()` as messages quote it: a string without quotes, null (or nothing) as

@@ -22,6 +22,7 @@ use netkan_common::ckan::{Kref, Module, Object, mix_documents, parse_ckan, parse
 use netkan_inflator::cache::DownloadCache;
 use netkan_inflator::context::NoLog;
 use netkan_inflator::testing::archive::{ZipBuilder, localization_cfg};
+use netkan_inflator::testing::fixtures::{serve_text, stanza_entries};
 use netkan_inflator::testing::upstream::{Reply, Upstream};
 use netkan_inflator::{InflateRequest, Inflator, Services};
 use serde_json::{Value, json};
@@ -169,10 +170,6 @@ fn real_dir() -> PathBuf {
         },
         PathBuf::from,
     )
-}
-
-fn obj(v: &Value) -> &Object {
-    v.as_object().expect("an object")
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -359,46 +356,23 @@ fn date(pair: &Pair) -> Option<DateTime<Utc>> {
 /// The archive: a file in every folder the install stanzas (or the default one) install,
 /// the `.version` file for a ksp-avc `$vref`, localization `.cfg` files.
 fn archive(pair: &Pair, doc: &Object, version: &str) -> (Vec<u8>, Option<String>) {
-    let stanzas: Vec<Object> = match pair.ckan.get("install") {
-        Some(Value::Array(items)) => items.iter().map(|i| obj(i).clone()).collect(),
-        _ => vec![
-            json!({"find": pair.id, "install_to": "GameData"})
-                .as_object()
-                .cloned()
-                .expect("object"),
-        ],
-    };
+    let (entries, by_hand) = stanza_entries(&pair.id, pair.ckan.get("install"));
     let mut zip = ZipBuilder::new();
-    let mut first_dir = None;
-    for (i, stanza) in stanzas.iter().enumerate() {
-        let dir = if let Some(file) = text(stanza.get("file")) {
-            file
-        } else if let Some(find) = text(stanza.get("find")) {
-            if text(stanza.get("install_to")).is_some_and(|t| t.starts_with("GameData")) {
-                format!("GameData/{find}")
-            } else {
-                find
-            }
-        } else if let Some((_, files)) = HAND_MADE.iter().find(|(id, _)| *id == pair.id) {
-            for f in *files {
-                zip = zip.file(f, format!("{} {i}", pair.id));
-            }
-            let dir = files[0].rsplit_once('/').map_or("", |(d, _)| d).to_owned();
-            first_dir.get_or_insert(dir);
-            continue;
-        } else {
-            panic!(
-                "{}: stanza {i} needs a hand-made archive (HAND_MADE)",
-                pair.id
-            );
-        };
-        let leaf = list(stanza.get("include_only"))
-            .first()
-            .cloned()
-            .unwrap_or_else(|| format!("readme-{i}.txt"));
-        zip = zip.file(&format!("{dir}/{leaf}"), format!("{} {i}", pair.id));
-        first_dir.get_or_insert(dir);
+    let mut all = entries;
+    if !by_hand.is_empty() {
+        let (_, files) = HAND_MADE
+            .iter()
+            .find(|(id, _)| *id == pair.id)
+            .unwrap_or_else(|| panic!("{}: a find_regexp stanza needs HAND_MADE entries", pair.id));
+        all.extend(files.iter().map(|f| (*f).to_owned()));
     }
+    for (i, path) in all.iter().enumerate() {
+        zip = zip.file(path, format!("{} {i}", pair.id));
+    }
+    let first_dir = all
+        .first()
+        .and_then(|p| p.rsplit_once('/'))
+        .map(|(d, _)| d.to_owned());
     let dir = first_dir.expect("at least one stanza");
     let mut avc_text = None;
     if let Some(vref) = text(doc.get("$vref"))
@@ -661,22 +635,7 @@ fn jenkins(up: &Upstream, pair: &Pair, job: &str) {
 /// Serves everything one pair's inflation will ask for.
 fn serve(up: &Upstream, pair: &Pair) {
     for (url, target) in &pair.targets {
-        if let Some(rest) = url.strip_prefix("https://github.com/") {
-            let parts: Vec<&str> = rest.splitn(5, '/').collect();
-            if let [owner, repo, _kind, branch, path] = parts.as_slice() {
-                up.github_contents(owner, repo, branch, path, target);
-                continue;
-            }
-        }
-        if let Some(rest) = url.strip_prefix("https://raw.githubusercontent.com/") {
-            let rest = rest.replacen("/refs/heads/", "/", 1);
-            let parts: Vec<&str> = rest.splitn(4, '/').collect();
-            if let [owner, repo, branch, path] = parts.as_slice() {
-                up.github_contents(owner, repo, branch, path, target);
-                continue;
-            }
-        }
-        up.file(url, target.clone());
+        serve_text(up, url, target);
     }
     let mut zip = None;
     for doc in &pair.docs {

@@ -62,7 +62,8 @@ impl fmt::Display for SpecVersion {
 const RELATIONSHIPS: [&str; 5] = ["depends", "recommends", "suggests", "conflicts", "supports"];
 
 /// `(string?)token` on a scalar: the text CKAN compares against. Containers and null give none.
-fn cs_string(value: Option<&Value>) -> Option<String> {
+/// (The inflator reads properties the same way.)
+pub fn cs_string(value: Option<&Value>) -> Option<String> {
     match value? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

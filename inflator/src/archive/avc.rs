@@ -11,7 +11,7 @@
 use netkan_common::ckan::{GameVersion, ModuleVersion};
 
 use super::install::{InstallError, InstallFileSet, dotnet_regex, ends_with_ignore_case, is_match};
-use super::lenient_json::{self, JValue};
+use super::lenient_json::{self, JValue, member};
 use super::zip::Archive;
 
 /// Why a `.version` text could not be read.
@@ -47,16 +47,6 @@ pub struct AvcVersion {
     pub ksp_version: Option<GameVersion>,
     pub ksp_version_min: Option<GameVersion>,
     pub ksp_version_max: Option<GameVersion>,
-}
-
-/// The JSON serializer's property lookup: the exact name, else one equal ignoring case; the
-/// last such property of the object wins, as each assignment overwrites the field.
-fn member<'a>(props: &'a [(String, JValue)], name: &str) -> Option<&'a JValue> {
-    props
-        .iter()
-        .rev()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
 }
 
 /// A `string` field: scalars convert, containers are a serialization error.

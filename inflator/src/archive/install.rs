@@ -261,13 +261,10 @@ pub struct Stanza {
 /// Newtonsoft converts them into a `string` field.
 fn text_value(key: &str, value: &Value) -> Result<Option<String>, InstallError> {
     match value {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        Value::Number(n) => Ok(Some(n.to_string())),
-        Value::Bool(b) => Ok(Some(if *b { "True" } else { "False" }.to_owned())),
-        _ => Err(InstallError::bad_metadata(format!(
+        Value::Array(_) | Value::Object(_) => Err(InstallError::bad_metadata(format!(
             "JSON deserialisation error: install stanza property `{key}` must be a string"
         ))),
+        other => Ok(crate::metadata::cs_string(other)),
     }
 }
 

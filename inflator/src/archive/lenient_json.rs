@@ -66,6 +66,16 @@ impl JValue {
     }
 }
 
+/// The JSON serializer's property lookup: the exact name, else one equal ignoring case; the
+/// last such property wins, as each assignment overwrites the field it fills.
+pub fn member<'a>(props: &'a [(String, JValue)], name: &str) -> Option<&'a JValue> {
+    props
+        .iter()
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
 /// `double.ToString()` (shortest round-trip) as .NET Core prints it: scientific notation
 /// from an exponent of 15 up or below -4, `E+XX` / `E-XX` with at least two digits.
 pub fn dotnet_double(f: f64) -> String {
@@ -100,9 +110,9 @@ const MAX_DEPTH: usize = 64;
 /// an input with no value at all (Newtonsoft deserializes it to null).
 ///
 /// # Errors
-/// The first syntax error; `Err(Trailing)` is returned as `Ok` with the flag in
-/// [`Parsed::trailing`] because Newtonsoft reports it as a serialization error, not a reader
-/// one.
+/// The first syntax error. Text after the value is not one: it is reported in
+/// [`Parsed::trailing`], because Newtonsoft raises it as a serialization error, not a reader
+/// error, and callers treat the two differently.
 pub fn parse(text: &str) -> Result<Parsed, ReaderError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut p = Parser {

@@ -2,7 +2,7 @@
 //! Newtonsoft with every error handled, so a property of the wrong type is skipped, and a file
 //! that is not JSON gives nothing.
 
-use super::lenient_json::{self, JValue};
+use super::lenient_json::{self, JValue, member};
 
 /// A `min`/`max` pair; `*` reads as `any`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,14 +31,6 @@ pub struct SpaceWarpInfo {
     pub version_check: Option<String>,
     pub dependencies: Option<Vec<Dependency>>,
     pub ksp2_version: Option<VersionMinMax>,
-}
-
-fn member<'a>(props: &'a [(String, JValue)], name: &str) -> Option<&'a JValue> {
-    props
-        .iter()
-        .rev()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
 }
 
 fn text_of(props: &[(String, JValue)], name: &str) -> Option<String> {

@@ -3,4 +3,5 @@
 //! generated in the test. Nothing leaves the machine.
 
 pub mod archive;
+pub mod fixtures;
 pub mod upstream;
