@@ -387,3 +387,89 @@ fn pull_with_theirs_keeps_the_remote_side_and_deletions_follow_the_favoured_side
     assert!(!ours.dir().join("gone.txt").exists(), "their deletion wins");
     assert!(ours.unpushed("main").unwrap().is_empty());
 }
+
+#[test]
+fn a_bare_clone_commits_files_without_an_index_and_pulls_and_branches() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(
+        dir.path(),
+        "main",
+        &[("Foo/Foo-1.ckan", "one\n"), ("Bar/Bar-1.ckan", "bar\n")],
+    );
+    let mut tree =
+        WorkTree::open_or_clone_bare(bare.to_str().unwrap(), &dir.path().join("b")).unwrap();
+    assert!(tree.is_bare());
+    assert_eq!(
+        (tree.primary(), tree.current_branch().as_deref()),
+        ("main", Some("main"))
+    );
+    assert_eq!(
+        tree.committed_file("Foo/Foo-1.ckan").unwrap().as_deref(),
+        Some(&b"one\n"[..])
+    );
+    let files = [
+        ("Foo/Foo-2.ckan", Some(&b"two\n"[..])),
+        ("Bar/Bar-1.ckan", None),
+    ];
+    let oid = tree
+        .commit_files("main", &files, "two", &bot(), &bot())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        tree.commit_files("main", &files, "again", &bot(), &bot())
+            .unwrap(),
+        None,
+        "no empty commits"
+    );
+    assert_eq!(
+        tree.committed_file("Foo/Foo-2.ckan").unwrap().as_deref(),
+        Some(&b"two\n"[..])
+    );
+    // Someone else pushes meanwhile: pull -X ours merges in memory, push carries both.
+    let other = dir.path().join("other");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(other.join("c.txt"), "c\n").unwrap();
+    git(&other, &["add", "-A"]);
+    git(&other, &["commit", "-q", "-m", "their change"]);
+    git(&other, &["push", "-q", "origin", "main"]);
+    assert!(matches!(
+        tree.pull("main", Favor::Ours, &bot()).unwrap(),
+        Pulled::Merged(_)
+    ));
+    tree.push("main").unwrap();
+    assert!(tree.is_pushed(oid, "main"));
+    assert_eq!(
+        git(&bare, &["ls-tree", "-r", "--name-only", "main"]),
+        "Foo/Foo-1.ckan\nFoo/Foo-2.ckan\nc.txt\n"
+    );
+    // A staged branch in the bare clone.
+    tree.on_branch("add/Foo-3", &bot(), |t| {
+        t.commit_files(
+            "add/Foo-3",
+            &[("Foo/Foo-3.ckan", Some(&b"3\n"[..]))],
+            "three",
+            &bot(),
+            &bot(),
+        )
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(tree.current_branch().as_deref(), Some("main"));
+    assert_eq!(log(&bare, "add/Foo-3")[0], "three");
+    assert!(
+        tree.committed_file("Foo/Foo-3.ckan").unwrap().is_none(),
+        "not on main"
+    );
+    // Reopened: the same clone, no fetch needed to know its primary branch.
+    let again =
+        WorkTree::open_or_clone_bare(bare.to_str().unwrap(), &dir.path().join("b")).unwrap();
+    assert_eq!(again.primary(), "main");
+}

@@ -4,13 +4,13 @@
 //! `ErrorMessage`, `WarningMessages`, `StagingReason` (inflator §11).
 //!
 //! A successful result whose bytes differ (by MD5) from `<identifier>/<file>` in CKAN-meta is
-//! written verbatim and committed (`NetKAN added mod - <stem>` / `NetKAN updated mod -
+//! stored verbatim and committed (`NetKAN added mod - <stem>` / `NetKAN updated mod -
 //! <stem>`, with a `Job-Id` trailer) on the primary branch, then pulled `-X ours` and pushed;
 //! a staged one is committed on `add/<stem>` instead, that branch pushed and a pull request
 //! opened. Every result updates the mod's status; a new error or new warnings become a
 //! NOTICE and a notification. Each commit on the primary branch gets a `mirror` child job.
 //!
-//! Batching: the jobs of one game share one working clone under a lock, in two steps: commit
+//! Batching: the jobs of one game share one (bare) clone under a lock, in two steps: commit
 //! (fast, local), then publish (pull and push). A job publishes only if its commit is not
 //! on the remote yet, and a push carries every commit made so far, so jobs that arrive
 //! together (a claim takes up to `worker.concurrency.index` at once) are committed one after
@@ -407,14 +407,16 @@ fn short(oid: git2::Oid) -> String {
     oid.to_string()[..7].to_owned()
 }
 
-/// Opens the game's working clone on its primary branch (cleaned up the first time this
-/// process takes it, in case a crash left files behind).
+/// Opens the game's clone of CKAN-meta on its primary branch. It is bare: commits are
+/// written straight into the object database (`WorkTree::commit_files`), so there is no
+/// 30,000-file checkout to keep and no index to rewrite per commit, and nothing a crash
+/// could leave half-written.
 fn open_clone(remote: &str, dir: &Path, checked: &mut bool) -> Result<WorkTree, GitError> {
-    let tree = WorkTree::open_or_clone(remote, dir)?;
+    let tree = WorkTree::open_or_clone_bare(remote, dir)?;
     let primary = tree.primary().to_owned();
     if !*checked || tree.current_branch().as_deref() != Some(primary.as_str()) {
+        // A crash inside `on_branch` may have left HEAD on a staging branch.
         tree.switch(&primary)?;
-        tree.reset_to_head()?;
         *checked = true;
     }
     Ok(tree)
@@ -464,12 +466,12 @@ async fn commit_step(
             })
         };
         let trailer = job_trailer(&job_id);
-        let commit_here = |tree: &WorkTree| -> Result<Option<git2::Oid>, GitError> {
+        let commit_here = |tree: &WorkTree, branch: &str| -> Result<Option<git2::Oid>, GitError> {
             let new = tree.committed_file(&path)?.is_none();
-            tree.write_file(&path, body.as_bytes())?;
             let verb = if new { "added" } else { "updated" };
             let message = message_with_job(&format!("NetKAN {verb} mod - {stem}"), &job_id);
-            tree.commit(&[path.as_str()], &message, &identity, &identity)
+            let files = [(path.as_str(), Some(body.as_bytes()))];
+            tree.commit_files(branch, &files, &message, &identity, &identity)
         };
         let changed = changed_on(&tree, &primary)?;
         let step = if !changed {
@@ -485,7 +487,7 @@ async fn commit_step(
             let branch = staging.clone();
             let oid = tree.on_branch(&staging, &identity, |t| {
                 if changed_on(t, &branch)? {
-                    commit_here(t)
+                    commit_here(t, &branch)
                 } else {
                     // Pushed by an earlier attempt, or staged identically before.
                     Ok(t.find_commit_with_line(&branch, &trailer, OWN_COMMIT_HORIZON)?)
@@ -496,7 +498,7 @@ async fn commit_step(
                 oid,
             }
         } else {
-            match commit_here(&tree)? {
+            match commit_here(&tree, &primary)? {
                 Some(oid) => {
                     ctx2.info(format!(
                         "committed {} on {primary}: {}",
