@@ -9,6 +9,10 @@
 //! changed. The top five all-time and since the previous file are logged as NOTICE lines and
 //! sent as a notice.
 //!
+//! The game's clone of CKAN-meta is bare (`<data_dir>/work/<game>/CKAN-meta-counts`): the
+//! `.ckan` files are read from the object database and the file is committed straight into
+//! it, so the 30,000-file tree is never checked out.
+//!
 //! Failure isolation: a host that fails costs only the mods counted there, and those keep
 //! their previous count (the larger of the old count and what the other hosts gave) rather
 //! than losing it. A long GitHub rate-limit wait ends the attempt with
@@ -21,7 +25,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use netkan_common::Game;
-use netkan_common::ckan::meta_tree::identifier_dirs;
+use netkan_common::ckan::module::is_valid_identifier;
 use netkan_common::ckan::{Module, ModuleVersion, Object, parse_ckan};
 
 use crate::context::{JobContext, JobError, JobResult, Registry};
@@ -30,7 +34,7 @@ use crate::git::{GitError, message_with_job};
 use crate::notify::Notice;
 
 use super::housekeeping::{
-    HousekeepingEnv, blocking, exclusively, lock_work_dir, open_primary, push_primary,
+    HousekeepingEnv, blocking, exclusively, lock_work_dir, open_primary_bare, push_primary,
 };
 
 /// The job kind.
@@ -67,61 +71,90 @@ pub struct Scan {
     pub errors: Vec<String>,
 }
 
-/// Reads the latest non-prerelease module of every identifier under `root` (CKAN-meta's
-/// `identifiers()` and `highest_version_module`; equal versions keep the first file in name
-/// order) and where its downloads are counted.
-pub fn scan(root: &Path) -> Result<Scan, String> {
+/// Reads the latest non-prerelease module of every identifier in the commit HEAD of the
+/// (bare) clone at `dir`, straight from the object database (CKAN-meta's `identifiers()`:
+/// top-level directories named like an identifier holding a `.ckan`; and
+/// `highest_version_module`: equal versions keep the first file in name order), and where
+/// its downloads are counted.
+pub fn scan(dir: &Path) -> Result<Scan, git2::Error> {
+    let repo = git2::Repository::open(dir)?;
+    let root = repo.head()?.peel_to_tree()?;
     let mut out = Scan::default();
-    let dirs = identifier_dirs(root).map_err(|e| e.to_string())?;
-    for (dir_name, dir) in dirs {
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "ckan") && p.is_file())
-            .collect();
-        files.sort();
-        let mut best: Option<(ModuleVersion, Object)> = None;
-        for file in files {
-            let read = std::fs::read_to_string(&file)
-                .map_err(|e| e.to_string())
-                .and_then(|t| parse_ckan(&t).map_err(|e| e.to_string()));
-            let json = match read {
-                Ok(j) => j,
-                Err(e) => {
-                    out.errors.push(format!("{}: {e}", file.display()));
-                    continue;
-                }
-            };
-            let module = Module::new(&json);
-            if module.is_prerelease() {
-                continue;
-            }
-            let Ok(Some(version)) = module.version() else {
-                out.errors
-                    .push(format!("{}: no usable version", file.display()));
-                continue;
-            };
-            if best.as_ref().is_none_or(|(v, _)| version > *v) {
-                best = Some((version, json));
-            }
-        }
-        let Some((_, json)) = best else { continue };
-        let module = Module::new(&json);
-        out.modules += 1;
-        if downloads::is_dlc(&module) {
-            out.dlc += 1;
+    for entry in root.iter() {
+        let Some(name) = entry.name().filter(|n| is_valid_identifier(n)) else {
+            continue;
+        };
+        if entry.kind() != Some(git2::ObjectType::Tree) {
             continue;
         }
-        let identifier = module.identifier().map_or(dir_name, str::to_owned);
-        let (sources, unparsed) = downloads::sources(&module);
-        out.unparsed
-            .extend(unparsed.into_iter().map(|u| format!("{identifier}: {u}")));
-        if !sources.is_empty() {
-            out.wanted.insert(identifier, sources);
+        let sub = repo.find_tree(entry.id())?;
+        let mut files: Vec<(String, git2::Oid)> = sub
+            .iter()
+            .filter(|f| f.kind() == Some(git2::ObjectType::Blob) && f.filemode() != LINK_MODE)
+            .filter_map(|f| {
+                let file = f.name()?;
+                file.ends_with(".ckan")
+                    .then(|| (format!("{name}/{file}"), f.id()))
+            })
+            .collect();
+        files.sort();
+        let mut read = Vec::with_capacity(files.len());
+        for (path, oid) in files {
+            let blob = repo.find_blob(oid)?;
+            let text = std::str::from_utf8(blob.content())
+                .map(str::to_owned)
+                .map_err(|_| "not valid UTF-8".to_owned());
+            read.push((path, text));
         }
+        pick_latest(&mut out, name, read);
     }
     Ok(out)
+}
+
+/// A symbolic link's file mode in a git tree.
+const LINK_MODE: i32 = 0o120_000;
+
+/// Adds the latest non-prerelease module among the files of identifier directory
+/// `dir_name` (path, text) to `out`.
+fn pick_latest(out: &mut Scan, dir_name: &str, files: Vec<(String, Result<String, String>)>) {
+    if files.is_empty() {
+        return;
+    }
+    let mut best: Option<(ModuleVersion, Object)> = None;
+    for (path, text) in files {
+        let json = match text.and_then(|t| parse_ckan(&t).map_err(|e| e.to_string())) {
+            Ok(j) => j,
+            Err(e) => {
+                out.errors.push(format!("{path}: {e}"));
+                continue;
+            }
+        };
+        let module = Module::new(&json);
+        if module.is_prerelease() {
+            continue;
+        }
+        let Ok(Some(version)) = module.version() else {
+            out.errors.push(format!("{path}: no usable version"));
+            continue;
+        };
+        if best.as_ref().is_none_or(|(v, _)| version > *v) {
+            best = Some((version, json));
+        }
+    }
+    let Some((_, json)) = best else { return };
+    let module = Module::new(&json);
+    out.modules += 1;
+    if downloads::is_dlc(&module) {
+        out.dlc += 1;
+        return;
+    }
+    let identifier = module.identifier().unwrap_or(dir_name).to_owned();
+    let (sources, unparsed) = downloads::sources(&module);
+    out.unparsed
+        .extend(unparsed.into_iter().map(|u| format!("{identifier}: {u}")));
+    if !sources.is_empty() {
+        out.wanted.insert(identifier, sources);
+    }
 }
 
 /// The counts to write: the new ones, except that a mod some host failed to count keeps the
@@ -164,15 +197,15 @@ async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {
     let (remote2, ctx2) = (remote.clone(), ctx.clone());
     ctx.info(format!("updating the working clone {}", dir.display()));
     let scanned = blocking(move || {
-        let tree = open_primary(&remote2, &dir, &identity)?;
+        let tree = open_primary_bare(&remote2, &dir, &identity)?;
         ctx2.info(format!(
             "reading the latest modules of {} ({})",
             tree.url(),
             tree.primary()
         ));
-        scan(tree.dir()).map_err(|e| GitError::Io {
-            context: "scanning CKAN-meta".into(),
-            source: std::io::Error::other(e),
+        scan(tree.dir()).map_err(|source| GitError::Git {
+            context: "reading the .ckan files of CKAN-meta".into(),
+            source,
         })
     })
     .await?;
@@ -214,7 +247,7 @@ async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {
     let (dir, identity, job) = (work.dir.clone(), env.identity.clone(), ctx.id());
     let ctx2 = ctx.clone();
     let written = blocking(move || {
-        let mut tree = open_primary(&remote, &dir, &identity)?;
+        let mut tree = open_primary_bare(&remote, &dir, &identity)?;
         let old = match tree.committed_file(FILE)? {
             None => None,
             Some(bytes) => match serde_json::from_slice::<BTreeMap<String, u64>>(&bytes) {
@@ -226,9 +259,11 @@ async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {
             },
         };
         let (counts, kept) = settle(&tally, old.as_ref().unwrap_or(&BTreeMap::new()));
-        tree.write_file(FILE, python_json_dumps(&counts).as_bytes())?;
-        let commit = tree.commit(
-            &[FILE],
+        let text = python_json_dumps(&counts);
+        let primary = tree.primary().to_owned();
+        let commit = tree.commit_files(
+            &primary,
+            &[(FILE, Some(text.as_bytes()))],
             &message_with_job(SUBJECT, &job),
             &identity,
             &identity,

@@ -300,6 +300,19 @@ pub(crate) fn open_primary(
     Ok(tree)
 }
 
+/// [`open_primary`] for a bare clone ([`WorkTree::open_or_clone_bare`]): no checkout.
+pub(crate) fn open_primary_bare(
+    remote: &str,
+    dir: &std::path::Path,
+    identity: &Identity,
+) -> Result<WorkTree, GitError> {
+    let mut tree = WorkTree::open_or_clone_bare(remote, dir)?;
+    tree.fetch()?;
+    let primary = tree.primary().to_owned();
+    tree.pull(&primary, Favor::Ours, identity)?;
+    Ok(tree)
+}
+
 /// Pushes the primary branch, pulling `-X ours` and trying again when the remote moved
 /// meanwhile (up to `attempts` pushes). Returns how many commits were pushed.
 pub(crate) fn push_primary(
