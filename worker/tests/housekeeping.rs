@@ -125,7 +125,7 @@ fn has(lines: &[String], needle: &str) -> bool {
 // ---------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_real_corpus_is_counted_as_the_independent_expectation() {
+async fn the_real_corpus_is_counted_as_the_independent_expectation_and_once_only() {
     let w = World::new();
     let (dir, redis, hosts) = (&w.dir, &w.redis, &w.hosts);
     let bare = corpus_copy(&dir.path().join("CKAN-meta.git"));
@@ -209,6 +209,18 @@ async fn the_real_corpus_is_counted_as_the_independent_expectation() {
         .unwrap();
     let today_top = top(&today);
     assert_eq!(lines[at + 1..at + 1 + today_top.len()], today_top[..]);
+
+    // Counted again with the same answers: nothing to commit.
+    let (_, state, lines) = run_one(redis, &s, "download-count").await;
+    assert_eq!(state, JobState::Succeeded, "{lines:#?}");
+    assert!(
+        has(
+            &lines,
+            "NOTICE download counts match existing data (3402 mods)"
+        ),
+        "{lines:#?}"
+    );
+    assert_eq!(pushes(&bare, "master"), 1);
 }
 
 /// A small CKAN-meta: one mod per host, a mod on two hosts, a prerelease, DLC, a metapackage,
