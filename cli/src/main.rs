@@ -6,6 +6,7 @@ mod cache;
 mod ckan;
 mod example;
 mod follow;
+mod housekeeping;
 mod inflate_file;
 mod ops;
 mod status;
@@ -66,6 +67,9 @@ enum Command {
     Jobs(JobsCommand),
     /// Workers and their last heartbeat.
     Workers,
+    /// Housekeeping jobs (download counts, freezing, tickets, cache): run one now.
+    #[command(subcommand)]
+    Housekeeping(housekeeping::HousekeepingCommand),
     /// Mod status: show one, export a game's status.json, dump and restore them all.
     #[command(subcommand)]
     Status(status::StatusCommand),
@@ -174,6 +178,9 @@ fn main() -> anyhow::Result<ExitCode> {
             }
             Command::Workers => ops::workers(&jq, &mut conn, cli.json).await?,
             Command::Status(cmd) => status::run(&settings, &mut conn, cmd, cli.json).await?,
+            Command::Housekeeping(cmd) => {
+                housekeeping::run(&settings, &mut conn, cmd, cli.json).await?
+            }
             Command::Up { .. }
             | Command::Inflate { .. }
             | Command::Ckan(_)

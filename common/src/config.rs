@@ -16,6 +16,9 @@ use thiserror::Error;
 use crate::keys::Keys;
 use crate::queue::{JobQueue, JobSettings};
 
+mod housekeeping;
+pub use housekeeping::*;
+
 /// A configuration problem, naming the file, key or variable at fault.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -118,6 +121,8 @@ pub struct Settings {
     pub notify: NotifySettings,
     /// The scheduler's periodic inflation passes (role `schedule`).
     pub scheduler: SchedulerSettings,
+    /// The periodic housekeeping jobs (role `housekeeping`).
+    pub housekeeping: HousekeepingSettings,
 }
 
 impl Default for Settings {
@@ -138,6 +143,7 @@ impl Default for Settings {
             indexer: IndexerSettings::default(),
             notify: NotifySettings::default(),
             scheduler: SchedulerSettings::default(),
+            housekeeping: HousekeepingSettings::default(),
         }
     }
 }
@@ -346,6 +352,8 @@ pub struct HostSettings {
     pub sourceforge: String,
     /// archive.org downloads and metadata (`/download`, `/metadata`).
     pub archive_org: String,
+    /// archive.org's views API (`/views/v1/short/...`), on a host of its own.
+    pub archive_org_views: String,
     /// URL prefix → replacement, applied to every outgoing request after the base URLs
     /// above; the longest matching prefix wins. The metadata keeps the original URLs.
     pub rewrite: BTreeMap<String, String>,
@@ -370,6 +378,7 @@ impl Default for HostSettings {
             spacedock: "https://spacedock.info".into(),
             sourceforge: "https://sourceforge.net".into(),
             archive_org: "https://archive.org".into(),
+            archive_org_views: "https://be-api.us.archive.org".into(),
             rewrite: BTreeMap::new(),
             user_agent: concat!(
                 "netkan/",
@@ -393,6 +402,7 @@ impl HostSettings {
             ("spacedock", &self.spacedock),
             ("sourceforge", &self.sourceforge),
             ("archive_org", &self.archive_org),
+            ("archive_org_views", &self.archive_org_views),
         ];
         for (key, url) in bases {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -797,6 +807,7 @@ impl Settings {
         }
         self.hosts.validate().map_err(ConfigError::Invalid)?;
         self.mirror.validate().map_err(ConfigError::Invalid)?;
+        self.housekeeping.validate().map_err(ConfigError::Invalid)?;
         self.scheduler
             .pass
             .validate("scheduler.pass")

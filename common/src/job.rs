@@ -108,6 +108,11 @@ impl QueueName {
         Self("mirroring".into())
     }
 
+    /// The periodic housekeeping jobs (download counts, freezing, tickets, cache).
+    pub fn housekeeping() -> Self {
+        Self("housekeeping".into())
+    }
+
     /// The name as a string.
     pub fn as_str(&self) -> &str {
         &self.0

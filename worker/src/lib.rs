@@ -11,6 +11,7 @@
 //! - `git`: working clones: read (the push worker) and write (commit, pull `-X ours`, push,
 //!   branches) for the indexer and the adder.
 //! - `forge`: GitHub pull requests, labels, comments and the rate limit.
+//! - `downloads`: download counts from GitHub, SpaceDock, archive.org and SourceForge.
 //! - `notify`: notices for people (new inflation errors, scheduler skips) to a webhook.
 //! - `periodic`: jobs enqueued once per period by whichever worker gets there first, and
 //!   the lock that keeps one instance of each running.
@@ -19,6 +20,7 @@
 pub mod analyzer;
 pub mod bench;
 pub mod context;
+pub mod downloads;
 pub mod fetch;
 pub mod forge;
 pub mod git;

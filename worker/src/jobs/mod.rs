@@ -1,6 +1,10 @@
 //! The job kinds this worker runs, grouped into roles (a role serves one or more queues).
 
 pub mod add;
+pub mod auto_freeze;
+pub mod clean_cache;
+pub mod download_count;
+pub mod housekeeping;
 pub mod index;
 pub mod inflate;
 pub mod inflation;
@@ -8,6 +12,7 @@ pub mod mirror;
 pub mod noop;
 pub mod push;
 pub mod schedule;
+pub mod ticket_close;
 
 use std::sync::Arc;
 
@@ -26,6 +31,7 @@ pub const ROLES: &[&str] = &[
     schedule::ROLE,
     mirror::ROLE,
     add::ROLE,
+    housekeeping::ROLE,
 ];
 
 /// Builds the roles named in the settings (all known roles when none are named).
@@ -104,6 +110,14 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     index::register(&mut registry, Arc::new(env));
                     vec![QueueName::outbound()]
                 }
+                housekeeping::ROLE => {
+                    let env = Arc::new(housekeeping::HousekeepingEnv::new(all, http.clone()));
+                    download_count::register(&mut registry, env.clone());
+                    auto_freeze::register(&mut registry, env.clone());
+                    ticket_close::register(&mut registry, env.clone());
+                    clean_cache::register(&mut registry, env);
+                    vec![housekeeping::queue()]
+                }
                 schedule::ROLE => {
                     let env = schedule::ScheduleEnv {
                         data_dir: all.data_dir.clone(),
@@ -159,6 +173,9 @@ pub fn periodic(all: &Settings, roles: &[Role]) -> Vec<crate::periodic::Periodic
     let mut out = Vec::new();
     if roles.iter().any(|r| r.name == schedule::ROLE) {
         out.extend(schedule::periodic_jobs(all));
+    }
+    if roles.iter().any(|r| r.name == housekeeping::ROLE) {
+        out.extend(housekeeping::periodic_jobs(all));
     }
     out
 }

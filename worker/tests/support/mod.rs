@@ -6,6 +6,7 @@
 
 pub mod corpus;
 pub mod github;
+pub mod hosts;
 pub mod world;
 
 pub use world::{bare_repo, git};
