@@ -71,6 +71,9 @@ pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> 
             crate::example::IDENTIFIER
         );
     }
+    if settings.mirror.target == netkan_common::config::MirrorTarget::Directory {
+        println!("  mirror: {}", settings.mirror_dir().display());
+    }
     println!(
         "  status: {}/status",
         settings.web.base_url.trim_end_matches('/')
@@ -173,6 +176,12 @@ fn local_repositories(
     }
     if managed.is_empty() {
         return Ok(managed);
+    }
+    // A self-contained installation mirrors into a directory rather than nowhere, so the
+    // whole chain push → inflate → index → mirror can be watched without an account.
+    if settings.mirror.target == netkan_common::config::MirrorTarget::None {
+        settings.mirror.target = netkan_common::config::MirrorTarget::Directory;
+        info!(dir = %settings.mirror_dir().display(), "mirroring redistributable downloads into a directory");
     }
     // The hook runs in git's environment, not ours: it reads where Redis is from this file.
     let text = format!(

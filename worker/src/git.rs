@@ -23,11 +23,17 @@ pub enum Change {
 /// A working clone of a remote (a bare repository path or a URL).
 pub struct WorkingClone {
     repo: Repository,
+    /// Held while the clone is in use ([`lock_dir`]): the jobs of one process, and processes
+    /// sharing a data directory, take turns on a clone, since concurrent fetches into one
+    /// repository fail on git's lock files.
+    _lock: Option<std::fs::File>,
 }
 
 impl WorkingClone {
     /// Opens the clone at `dir`, cloning `remote` there first if it does not exist.
     pub fn open_or_clone(remote: &str, dir: &Path) -> anyhow::Result<Self> {
+        let lock = lock_dir(dir)
+            .with_context(|| format!("locking the working clone {}", dir.display()))?;
         let repo = if dir.join(".git").exists() || dir.join("HEAD").exists() {
             Repository::open(dir)
                 .with_context(|| format!("opening the working clone {}", dir.display()))?
@@ -40,7 +46,10 @@ impl WorkingClone {
                 .context("adding the remote")?;
             repo
         };
-        Ok(Self { repo })
+        Ok(Self {
+            repo,
+            _lock: Some(lock),
+        })
     }
 
     /// Fetches every branch of `origin`; returns the remote's default branch
@@ -204,8 +213,30 @@ fn redacted_url(url: &str) -> String {
     netkan_common::log::redact_url_passwords(url)
 }
 
+/// Locks `dir` (a working clone) for as long as the returned file is open, waiting for
+/// whoever holds it: a `<dir>.lock` file beside it, locked with `flock`, so that jobs of one
+/// process (each opens its own file) and processes sharing the data directory take turns.
+///
+/// # Errors
+/// If the lock file cannot be created or locked.
+pub fn lock_dir(dir: &Path) -> std::io::Result<std::fs::File> {
+    let mut name = dir.as_os_str().to_owned();
+    name.push(".lock");
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(name))?;
+    file.lock()?;
+    Ok(file)
+}
+
 /// A checked-out working tree of `remote`'s default branch at `dir`, brought up to date (for
-/// reading files, such as CKAN-meta's `.ckan` files); cloned on first use.
+/// reading files, such as CKAN-meta's `.ckan` files); cloned on first use. The caller holds
+/// [`lock_dir`] of `dir` until it has read what it needs.
 pub fn checkout(remote: &str, dir: &Path) -> anyhow::Result<PathBuf> {
     let repo = if dir.join(".git").exists() {
         Repository::open(dir).with_context(|| format!("opening {}", dir.display()))?
@@ -214,7 +245,7 @@ pub fn checkout(remote: &str, dir: &Path) -> anyhow::Result<PathBuf> {
         Repository::clone(remote, dir)
             .with_context(|| format!("cloning {} into {}", redacted_url(remote), dir.display()))?
     };
-    let clone = WorkingClone { repo };
+    let clone = WorkingClone { repo, _lock: None };
     let branch = clone.fetch()?;
     let head = clone.branch_head(&branch)?;
     let target = clone.repo.find_object(head, None)?;

@@ -395,3 +395,32 @@ fn a_bare_clone_commits_files_without_an_index_and_pulls_and_branches() {
         WorkTree::open_or_clone_bare(bare.to_str().unwrap(), &dir.path().join("b")).unwrap();
     assert_eq!(again.primary(), "main");
 }
+
+#[test]
+fn jobs_sharing_a_read_clone_take_turns_instead_of_failing_on_git_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(
+        dir.path(),
+        "main",
+        &[("NetKAN/A.netkan", "identifier: A\n")],
+    );
+    let remote = bare.to_str().unwrap().to_owned();
+    let clone_dir = dir.path().join("work/ksp/NetKAN");
+    // Two scheduler passes, or several push jobs, open the same clone at once.
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (remote, clone_dir) = (remote.clone(), clone_dir.clone());
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    let clone =
+                        netkan_worker::git::WorkingClone::open_or_clone(&remote, &clone_dir)?;
+                    clone.fetch()?;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap().unwrap();
+    }
+}

@@ -39,6 +39,7 @@ pub fn highest_versions(
     dir: &Path,
     ids: &[String],
 ) -> anyhow::Result<BTreeMap<String, Highest>> {
+    let _lock = crate::git::lock_dir(dir)?;
     let root = crate::git::checkout(remote, dir)?;
     let mut out = BTreeMap::new();
     for id in ids {

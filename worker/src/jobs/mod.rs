@@ -147,26 +147,7 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
         .collect()
 }
 
-/// Locks `<dir>.lock` (an advisory `flock`, blocking until free) for as long as the returned
-/// file is open, so worker processes sharing a data directory take turns with the working
-/// clone at `dir`. Call from a blocking task.
-///
-/// # Errors
-/// If the lock file cannot be created or locked.
-pub(crate) fn lock_working_dir(dir: &std::path::Path) -> std::io::Result<std::fs::File> {
-    let mut name = dir.as_os_str().to_owned();
-    name.push(".lock");
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(std::path::PathBuf::from(name))?;
-    file.lock()?;
-    Ok(file)
-}
+pub(crate) use crate::git::lock_dir as lock_working_dir;
 
 /// The periodic jobs of the roles served (their tickers run in every such process).
 pub fn periodic(all: &Settings, roles: &[Role]) -> Vec<crate::periodic::Periodic> {

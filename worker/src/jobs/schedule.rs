@@ -201,8 +201,10 @@ async fn run(ctx: JobContext, env: Arc<ScheduleEnv>) -> JobResult {
         }
     }
     lock.release().await?;
-    let summary = if summaries.is_empty() {
+    let summary = if games.is_empty() {
         "no game has a NetKAN repository (games.<game>.netkan)".to_owned()
+    } else if summaries.is_empty() {
+        format!("nothing scheduled: {} failed", failed.join(", "))
     } else {
         summaries.join("; ")
     };
