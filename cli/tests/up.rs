@@ -58,7 +58,7 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
     text
 }
 
-fn stop(mut child: Child) {
+fn stop(child: &mut Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -72,7 +72,7 @@ fn stop(mut child: Child) {
 async fn netkan_up_runs_jobs_stops_cleanly_and_keeps_its_data() {
     let data = tempfile::tempdir().unwrap();
     let port = netkan_common::redis_server::free_port();
-    let (up, banner) = start_up(data.path(), port);
+    let (mut up, banner) = start_up(data.path(), port);
     let url = format!("redis://127.0.0.1:{port}/");
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
@@ -139,7 +139,7 @@ async fn netkan_up_runs_jobs_stops_cleanly_and_keeps_its_data() {
     .await;
     assert_eq!(push.children.len(), 1, "one inflation queued");
     drop(conn);
-    stop(up);
+    stop(&mut up);
     assert!(
         redis::Client::open(url.as_str())
             .unwrap()
@@ -149,7 +149,7 @@ async fn netkan_up_runs_jobs_stops_cleanly_and_keeps_its_data() {
         "the embedded redis-server is stopped with netkan up"
     );
 
-    let (up, _) = start_up(data.path(), port);
+    let (mut up, _) = start_up(data.path(), port);
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let rec = jq
         .job(&mut conn, &job.id)
@@ -163,5 +163,185 @@ async fn netkan_up_runs_jobs_stops_cleanly_and_keeps_its_data() {
         .unwrap();
     assert!(lines.iter().any(|l| l.message.contains("ran")));
     drop(conn);
-    stop(up);
+    stop(&mut up);
+}
+
+/// A `netkan up` that a failing test does not leave running.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A job of the tree the web's job API shows, fetched with its descendants.
+#[derive(Debug)]
+struct JobNode {
+    kind: String,
+    state: String,
+    last_notice: Option<String>,
+    children: Vec<JobNode>,
+}
+
+async fn job_tree(client: &reqwest::Client, base: &str, id: &str) -> JobNode {
+    let v: serde_json::Value = client
+        .get(format!("{base}/api/v1/jobs/{id}?level=NOTICE"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut children = Vec::new();
+    for c in v["children"].as_array().into_iter().flatten() {
+        children.push(Box::pin(job_tree(client, base, c["jobId"].as_str().unwrap())).await);
+    }
+    JobNode {
+        kind: v["jobType"].as_str().unwrap_or_default().to_owned(),
+        state: v["state"].as_str().unwrap_or_default().to_owned(),
+        last_notice: v["logs"]
+            .as_array()
+            .and_then(|l| l.last())
+            .and_then(|l| l["message"].as_str())
+            .map(str::to_owned),
+        children,
+    }
+}
+
+fn finished(node: &JobNode) -> bool {
+    matches!(node.state.as_str(), "succeeded" | "failed" | "dead")
+        && node.children.iter().all(finished)
+}
+
+#[tokio::test]
+async fn a_newcomers_push_travels_push_inflate_index_mirror_with_netkan_up_alone() {
+    let data = tempfile::tempdir().unwrap();
+    let redis_port = netkan_common::redis_server::free_port();
+    let web_port = netkan_common::redis_server::free_port();
+    let base = format!("http://127.0.0.1:{web_port}");
+    let start = |data: &std::path::Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netkan"))
+            .args(["up", "--data-dir"])
+            .arg(data)
+            .env("NETKAN__REDIS__EMBEDDED_PORT", redis_port.to_string())
+            .env("NETKAN__WEB__BIND", format!("127.0.0.1:{web_port}"))
+            .env("NETKAN__WEB__BASE_URL", &base)
+            .env_remove("REDIS_URL")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start netkan up");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut banner = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let last = line.contains("stop:");
+            banner.push(line);
+            if last {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        (KillOnDrop(child), banner)
+    };
+    let (mut up, banner) = start(data.path());
+    let clone_line = banner
+        .iter()
+        .find(|l| l.contains("git clone "))
+        .expect("netkan up says how to clone");
+    let netkan_repo = clone_line.split("git clone ").nth(1).unwrap().trim();
+    let work = data.path().join("my-clone");
+    git(
+        data.path(),
+        &["clone", "-q", netkan_repo, work.to_str().unwrap()],
+    );
+
+    // The newcomer changes the example mod and pushes, as its comment says.
+    let file = work.join("NetKAN/ExampleMod.netkan");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("version: '1.0'"), "{text}");
+    std::fs::write(&file, text.replace("version: '1.0'", "version: '1.1'")).unwrap();
+    git(&work, &["commit", "-q", "-am", "Example Mod 1.1"]);
+    let out = git(&work, &["push", "origin", "main"]);
+    let push_id = out
+        .lines()
+        .find(|l| l.contains("push queued as"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("no job id in {out}"))
+        .to_owned();
+    assert!(out.contains(&format!("{base}/logs/{push_id}")), "{out}");
+
+    // Its job tree, followed through the job API, ends push → inflate → index → mirror.
+    let client = reqwest::Client::new();
+    let tree = eventually(
+        Duration::from_secs(90),
+        "the push's job tree to finish",
+        || {
+            let (client, base, id) = (client.clone(), base.clone(), push_id.clone());
+            async move {
+                let tree = job_tree(&client, &base, &id).await;
+                (finished(&tree) && !tree.children.is_empty()).then_some(tree)
+            }
+        },
+    )
+    .await;
+    let mut chain = vec![(tree.kind.clone(), tree.state.clone())];
+    let mut node = &tree;
+    while let Some(child) = node.children.first() {
+        assert_eq!(node.children.len(), 1, "{node:?}");
+        chain.push((child.kind.clone(), child.state.clone()));
+        node = child;
+    }
+    let kinds: Vec<&str> = chain.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["push", "inflate", "index", "mirror"], "{tree:#?}");
+    assert!(chain.iter().all(|(_, s)| s == "succeeded"), "{tree:#?}");
+    let inflate = &tree.children[0];
+    assert_eq!(
+        inflate.last_notice.as_deref(),
+        Some("inflated ExampleMod 1.1")
+    );
+    let index = &inflate.children[0];
+    assert!(
+        index
+            .last_notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("committed ExampleMod-1.1.ckan")),
+        "{index:?}"
+    );
+
+    // The .ckan is committed in the local CKAN-meta and the download mirrored.
+    let ckanmeta = data.path().join("repos/ksp/CKAN-meta.git");
+    let ckan = git(&ckanmeta, &["show", "main:ExampleMod/ExampleMod-1.1.ckan"]);
+    let json: serde_json::Value = serde_json::from_str(&ckan).unwrap();
+    assert_eq!(json["version"], "1.1");
+    assert_eq!(json["ksp_version_min"], "1.8.0");
+    assert_eq!(json["download_content_type"], "application/zip");
+    assert!(json["download_hash"]["sha256"].is_string(), "{ckan}");
+    let subjects = git(&ckanmeta, &["log", "--format=%s", "main"]);
+    assert_eq!(
+        subjects
+            .lines()
+            .filter(|s| *s == "NetKAN added mod - ExampleMod-1.1")
+            .count(),
+        1,
+        "{subjects}"
+    );
+    assert!(data.path().join("mirror/ExampleMod-1.1").is_dir());
+
+    // A clean stop, then a second start on the same data finds the same jobs and logs.
+    stop(&mut up.0);
+    let (mut up, _) = start(data.path());
+    // A new client: the old one's pooled connections died with the first server.
+    let again = job_tree(&reqwest::Client::new(), &base, &push_id).await;
+    assert_eq!(again.state, "succeeded");
+    assert_eq!(again.children.len(), 1);
+    assert_eq!(
+        again.children[0].last_notice.as_deref(),
+        Some("inflated ExampleMod 1.1")
+    );
+    stop(&mut up.0);
 }
