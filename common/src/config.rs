@@ -749,6 +749,17 @@ impl Settings {
                     message: "empty key segment".into(),
                 });
             }
+            // A variable naming a game adds to the games in force (the file's, else the
+            // default `ksp`) instead of replacing the whole table: setting
+            // NETKAN__GAMES__KSP2__NETKAN must not silently drop KSP.
+            if keys[0] == "games" && !table.contains_key("games") {
+                let defaults: toml::Table = Settings::default()
+                    .games
+                    .keys()
+                    .map(|g| (g.clone(), toml::Value::Table(toml::Table::new())))
+                    .collect();
+                table.insert("games".into(), toml::Value::Table(defaults));
+            }
             set_path(&mut table, &keys, env_value(value)).map_err(|message| ConfigError::Env {
                 var: var.clone(),
                 message,
@@ -942,6 +953,22 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_game_named_by_an_environment_variable_joins_the_games_in_force() {
+        let s = Settings::load_from(None, &env(&[("NETKAN__GAMES__KSP2__CKANMETA", "/meta2")]))
+            .unwrap();
+        assert_eq!(s.games.keys().collect::<Vec<_>>(), ["ksp", "ksp2"]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("netkan.toml");
+        // A file's [games] is the whole list: only KSP2 here, plus what the environment adds.
+        std::fs::write(&path, "[games.ksp2]\nckanmeta = \"/meta2\"\n").unwrap();
+        let s = Settings::load_from(Some(&path), &[]).unwrap();
+        assert_eq!(s.games.keys().collect::<Vec<_>>(), ["ksp2"]);
+        let s = Settings::load_from(Some(&path), &env(&[("NETKAN__GAMES__KSP__NETKAN", "/n")]))
+            .unwrap();
+        assert_eq!(s.games.keys().collect::<Vec<_>>(), ["ksp", "ksp2"]);
     }
 
     #[test]

@@ -22,6 +22,12 @@ impl JobId {
         Self(Uuid::new_v4())
     }
 
+    /// A name-based (v5) id: every process that names the same thing gets the same id, so
+    /// enqueueing it twice (an idempotent producer) makes one job.
+    pub fn from_name(name: &str) -> Self {
+        Self(Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes()))
+    }
+
     /// The underlying UUID.
     pub fn as_uuid(&self) -> &Uuid {
         &self.0

@@ -11,6 +11,8 @@
 //! - `log`: job log lines (levels, storage format, queries) and secret redaction.
 //! - `config`: settings from defaults, a TOML file and the environment.
 //! - `connect`: pools, reconnecting and dedicated Redis connections.
+//! - `python_json`: JSON written as Python's `json.dumps` writes it (bodies and files the
+//!   reference wrote that way).
 //! - `redis_server`: a private `redis-server` child (the embedded default, and tests).
 //! - `requests`: bodies of the request jobs on the `push` queue (push, inflate-request, spacedock-event).
 //! - `spool`: jobs written to disk when Redis is down, enqueued later exactly once.
@@ -26,6 +28,7 @@ pub mod error;
 pub mod job;
 pub mod keys;
 pub mod log;
+pub mod python_json;
 pub mod queue;
 pub mod redis_server;
 pub mod requests;

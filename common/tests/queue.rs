@@ -705,3 +705,75 @@ async fn a_throttled_job_waits_and_keeps_its_attempts() {
     let rec = jq.job(&mut conn, &job.id).await.unwrap().unwrap();
     assert_eq!(rec.state, JobState::Dead, "a real failure still counts");
 }
+
+/// Enqueues, claims and finishes `n` jobs of `queue` in one script call each, so they share
+/// one finish time.
+async fn finish_many(
+    jq: &JobQueue,
+    conn: &mut redis::aio::MultiplexedConnection,
+    queue: &QueueName,
+    n: usize,
+) -> Vec<JobId> {
+    let jobs: Vec<NewJob> = (0..n).map(|_| NewJob::new("noop", queue.clone())).collect();
+    jq.enqueue(conn, &jobs).await.unwrap();
+    let claim = jq
+        .claim(conn, "w", std::slice::from_ref(queue), n, 0)
+        .await
+        .unwrap();
+    assert_eq!(claim.jobs.len(), n);
+    let finishes: Vec<Finish> = claim
+        .jobs
+        .iter()
+        .map(|j| finish(j, Outcome::Succeeded))
+        .collect();
+    jq.finish(conn, &finishes).await.unwrap();
+    jobs.into_iter().map(|j| j.id).collect()
+}
+
+#[tokio::test]
+async fn recent_finished_lists_each_job_once_across_pages_ties_and_concurrent_finishes() {
+    let redis = TestRedis::start();
+    let mut conn = redis.conn().await;
+    let jq = protocol(JobSettings::default());
+    let queue = q("noop");
+    // More jobs with one finish time than a page of the index holds.
+    let mut expected = finish_many(&jq, &mut conn, &queue, 450).await;
+    let all = jq
+        .recent_finished(&mut conn, None, None, 1000)
+        .await
+        .unwrap();
+    let ids: std::collections::HashSet<JobId> = all.iter().map(|r| r.id).collect();
+    assert_eq!(all.len(), 450, "each finished job once");
+    assert_eq!(ids.len(), 450);
+
+    // Jobs finishing while a reader pages must not make it list a job twice.
+    let writer = {
+        let jq = jq.clone();
+        let mut conn = redis.conn().await;
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..40 {
+                ids.extend(finish_many(&jq, &mut conn, &queue, 10).await);
+            }
+            ids
+        })
+    };
+    let mut reads = 0;
+    while !writer.is_finished() || reads == 0 {
+        let page = jq
+            .recent_finished(&mut conn, None, None, 1000)
+            .await
+            .unwrap();
+        let distinct: std::collections::HashSet<JobId> = page.iter().map(|r| r.id).collect();
+        assert_eq!(distinct.len(), page.len(), "a job listed twice");
+        reads += 1;
+    }
+    expected.extend(writer.await.unwrap());
+    let all = jq
+        .recent_finished(&mut conn, None, None, 1000)
+        .await
+        .unwrap();
+    let listed: std::collections::HashSet<JobId> = all.iter().map(|r| r.id).collect();
+    assert_eq!(listed, expected.into_iter().collect());
+}

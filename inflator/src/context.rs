@@ -68,10 +68,16 @@ impl Services {
     /// # Errors
     /// If the HTTP client cannot be built.
     pub fn from_settings(settings: &Settings) -> Result<Self, InflateError> {
-        Ok(Self {
-            http: HttpClient::new(&settings.hosts)?,
+        Ok(Self::with_http(settings, HttpClient::new(&settings.hosts)?))
+    }
+
+    /// The services the settings describe, over a client the process already has (a worker
+    /// shares one between its roles).
+    pub fn with_http(settings: &Settings, http: HttpClient) -> Self {
+        Self {
+            http,
             cache: DownloadCache::new(settings.cache_dir(), settings.cache.max_bytes),
-        })
+        }
     }
 }
 

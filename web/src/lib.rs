@@ -20,12 +20,10 @@
 //! - `live`: the poller behind the Server-Sent Events of `/logs/<uuid>/events`.
 //! - `views`: the askama templates' structs and formatting helpers.
 //! - `requests`: the jobs the web enqueues (kinds, queues, bodies): the contract with workers.
-//! - `python_json`: JSON written the way Python's `json.dumps` writes it (SpaceDock add bodies).
 
 mod auth;
 mod error;
 mod live;
-mod python_json;
 mod request;
 mod requests;
 mod routes;

@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 use tracing::info;
 
 use crate::error::WebError;
-use crate::python_json;
 use crate::state::AppState;
+use netkan_common::python_json;
 
 /// The SpaceDock form fields whose every value makes up `all_authors` (reference §2.3).
 const AUTHOR_FIELDS: [&str; 6] = [

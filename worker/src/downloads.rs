@@ -18,6 +18,7 @@ use netkan_common::ckan::names::{
     REDISTRIBUTABLE_LICENSES, content_type_extension, mirror_download, mirror_filename, mirror_item,
 };
 use netkan_common::config::{HostSettings, Secret};
+use netkan_common::python_json;
 use serde_json::Value;
 
 use crate::context::JobContext;
@@ -672,34 +673,9 @@ pub fn python_json_dumps(counts: &BTreeMap<String, u64>) -> String {
     // BTreeMap's order is byte order, which for UTF-8 is Python's code point order.
     let lines: Vec<String> = counts
         .iter()
-        .map(|(k, v)| format!("    {}: {v}", python_json_string(k)))
+        .map(|(k, v)| format!("    {}: {v}", python_json::string(k)))
         .collect();
     format!("{{\n{}\n}}", lines.join(",\n"))
-}
-
-fn python_json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (' '..='~').contains(&c) => out.push(c),
-            c => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// The reference's summary table: the `n` largest counts above zero, `{count:8}  {id}` per
@@ -818,10 +794,6 @@ mod tests {
         assert_eq!(
             python_json_dumps(&c),
             "{\n    \"B\": 7,\n    \"a\": 12,\n    \"b-2\": 0\n}"
-        );
-        assert_eq!(
-            python_json_string("é\"\u{1F600}"),
-            "\"\\u00e9\\\"\\ud83d\\ude00\""
         );
     }
 

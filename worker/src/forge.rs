@@ -170,7 +170,9 @@ impl Forge {
         !self.token.is_empty()
     }
 
-    async fn call(
+    /// One REST call: `path` under the API base, with GitHub's headers and the token; the
+    /// answer's JSON (`null` for an empty body), or the error with GitHub's message.
+    pub async fn call(
         &self,
         method: Method,
         path: &str,
@@ -196,24 +198,32 @@ impl Forge {
         let resp = req.send().await.map_err(network)?;
         let status = resp.status();
         let text = resp.text().await.map_err(network)?;
-        let json: Value = if text.trim().is_empty() {
-            Value::Null
+        let parsed = if text.trim().is_empty() {
+            Ok(Value::Null)
         } else {
-            serde_json::from_str(&text).map_err(|e| ForgeError::Decode {
-                method: method.to_string(),
-                path: path.to_owned(),
-                message: format!("{e} (HTTP {status})"),
-            })?
+            serde_json::from_str::<Value>(&text)
         };
         if !status.is_success() {
+            // A proxy's HTML error page is still the status it came with (a 502 is worth
+            // retrying), not an undecodable answer.
             return Err(ForgeError::Status {
                 method: method.to_string(),
                 path: path.to_owned(),
                 status: status.as_u16(),
-                message: error_message(&json),
+                message: error_message(&parsed.unwrap_or(Value::Null)),
             });
         }
-        Ok(json)
+        parsed.map_err(|e| ForgeError::Decode {
+            method: method.to_string(),
+            path: path.to_owned(),
+            message: format!("{e} (HTTP {status})"),
+        })
+    }
+
+    /// A `GET` of `path`, decoded as `T`.
+    pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ForgeError> {
+        let v = self.call(Method::GET, path, None).await?;
+        Self::decode(&Method::GET, path, v)
     }
 
     fn decode<T: serde::de::DeserializeOwned>(

@@ -1,22 +1,22 @@
 //! Periodic jobs (the scheduler's passes today; the download counter, auto-freezer, ticket
 //! closer and cache cleaner later): every worker process serving the role runs a small
-//! ticker, and exactly one of them enqueues the job of each period.
+//! ticker, and each period gets exactly one job.
 //!
 //! A period is a fixed interval aligned on the Unix epoch (`every_secs`), or a day starting
-//! at a UTC time (`at`). For the period holding "now", each ticker tries
-//! `SET <prefix>periodic:<name>:<period> <job id> NX PX <rest of the period + 1 min>`; the
-//! one that sets it enqueues the job, with a fresh UUID and a first log line saying which
-//! period and which worker, like any other job. A process that starts in the middle of a
-//! period whose job nobody enqueued (all workers were down) enqueues it at once.
+//! at a UTC time (`at`). The job of period `n` has a name-based id ([`period_job_id`]: the
+//! key prefix, the job's name and `n`), and every ticker enqueues it once per period;
+//! enqueueing an id Redis already knows does nothing, so however many tickers race, and
+//! wherever one is killed, the period's job is enqueued once. The first ticker of a period
+//! also marks it (`SET <prefix>periodic:<name>:<period> <job id> NX PX <ms>`, until a
+//! minute past the period's end) and writes the job's first log line (which period, which
+//! worker). A process that
+//! starts in the middle of a period whose job nobody enqueued (all workers were down)
+//! enqueues it at once.
 //!
 //! While a periodic job runs it holds a lock in Redis ([`Exclusive`]), so one instance of it
 //! runs at a time even if an operator enqueues another, or a run outlasts its period; the
 //! lock expires by itself if its worker dies.
 //!
-//! Race: a ticker that sets the key and then cannot enqueue (Redis went away in between)
-//! deletes the key again so that another tick retries; a process killed between the two
-//! steps loses that period's run (the next period runs as usual).
-
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -70,7 +70,7 @@ pub struct Periodic {
     pub name: String,
     /// When.
     pub period: Period,
-    /// The job to enqueue (a fresh id is minted each time).
+    /// The job to enqueue (its id is replaced by the period's, see [`period_job_id`]).
     pub job: NewJob,
 }
 
@@ -132,7 +132,12 @@ pub async fn run(
     }
 }
 
-/// One attempt to enqueue `p` for period `n`: `Some(id)` if this ticker did.
+/// The id of `name`'s job for period `n`, the same in every process sharing `prefix`.
+pub fn period_job_id(prefix: &str, name: &str, n: i64) -> JobId {
+    JobId::from_name(&format!("{prefix}periodic:{name}:{n}"))
+}
+
+/// One attempt to enqueue `p` for period `n`: `Some(id)` if this ticker marked the period.
 #[allow(clippy::too_many_arguments)] // The period's facts, computed once by the caller.
 async fn tick(
     conn: &mut redis::aio::ConnectionManager,
@@ -144,36 +149,38 @@ async fn tick(
     now: i64,
     worker_id: &str,
 ) -> Result<Option<JobId>, netkan_common::QueueError> {
-    let key = queue.keys().periodic(&p.name, n);
-    let job = p.job.clone().with_id(JobId::new());
+    let id = period_job_id(queue.keys().prefix(), &p.name, n);
     let ttl = (end - now).max(1000) + 60_000;
-    let set: Option<String> = redis::cmd("SET")
-        .arg(&key)
-        .arg(job.id.to_string())
+    let marked: Option<String> = redis::cmd("SET")
+        .arg(queue.keys().periodic(&p.name, n))
+        .arg(id.to_string())
         .arg("NX")
         .arg("PX")
         .arg(ttl)
         .query_async(conn)
         .await?;
-    if set.is_none() {
-        return Ok(None);
+    if marked.is_some() {
+        // Written before the job exists, so it is the first line of the job's log.
+        let started = Utc
+            .timestamp_millis_opt(start)
+            .single()
+            .unwrap_or(DateTime::UNIX_EPOCH);
+        let line = format!(
+            "periodic job {} for the period starting {}, enqueued by worker {worker_id}",
+            p.name,
+            started.format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        queue.append_log(conn, &id, &[(Level::Info, line)]).await?;
     }
-    let id = job.id;
-    if let Err(e) = queue.enqueue(conn, &[job]).await {
-        let _: Result<i64, _> = redis::cmd("DEL").arg(&key).query_async(conn).await;
-        return Err(e);
+    // Every ticker enqueues, not only the one that marked the period: the id is the
+    // period's, so all but the first are no-ops, and a marker whose setter died before
+    // enqueueing does not cost the period its run. "Redis knows the id" lasts as long as
+    // finished jobs are kept, so late in a period longer than that only the marker counts.
+    let retention_ms = queue.settings().retention_secs.saturating_mul(1000) as i64;
+    if marked.is_some() || now - start < retention_ms {
+        queue.enqueue(conn, &[p.job.clone().with_id(id)]).await?;
     }
-    let started = Utc
-        .timestamp_millis_opt(start)
-        .single()
-        .unwrap_or(DateTime::UNIX_EPOCH);
-    let line = format!(
-        "periodic job {} for the period starting {}, enqueued by worker {worker_id}",
-        p.name,
-        started.format("%Y-%m-%dT%H:%M:%SZ")
-    );
-    queue.append_log(conn, &id, &[(Level::Info, line)]).await?;
-    Ok(Some(id))
+    Ok(marked.map(|_| id))
 }
 
 /// Compare-and-delete and compare-and-extend of a lock held by one job.
@@ -289,5 +296,14 @@ mod tests {
         let day1_4am = DAY_MS + 4 * 3_600_000;
         assert_eq!(d.at(day1_4am - 1).0, 0);
         assert_eq!(d.at(day1_4am), (1, day1_4am, day1_4am + DAY_MS));
+    }
+
+    #[test]
+    fn a_periods_job_id_depends_on_prefix_name_and_period_only() {
+        let a = period_job_id("netkan:", "schedule-all", 7);
+        assert_eq!(a, period_job_id("netkan:", "schedule-all", 7));
+        assert_ne!(a, period_job_id("netkan:", "schedule-all", 8));
+        assert_ne!(a, period_job_id("netkan:", "schedule-some", 7));
+        assert_ne!(a, period_job_id("other:", "schedule-all", 7));
     }
 }

@@ -96,6 +96,14 @@ async fn the_rate_limit_is_read_and_errors_say_what_failed_without_the_token() {
     assert!(e.is_transient(), "{e}");
     assert!(e.to_string().contains("HTTP 502"), "{e}");
     assert!(!e.to_string().contains("ghp_secret123"));
+    // A proxy's HTML page in front of GitHub is still a 502, worth retrying.
+    gh.state.lock().unwrap().fail_as_html = true;
+    let e = f.rate_limit().await.unwrap_err();
+    assert!(
+        matches!(e, ForgeError::Status { status: 502, .. }) && e.is_transient(),
+        "{e}"
+    );
+    gh.state.lock().unwrap().fail_as_html = false;
     gh.state.lock().unwrap().fail_with = Some(404);
     let e = f.rate_limit().await.unwrap_err();
     assert!(!e.is_transient(), "{e}");

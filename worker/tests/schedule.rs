@@ -272,7 +272,6 @@ async fn two_processes_enqueue_one_pass_per_period_with_its_own_uuid_and_log() {
         let (mut c, jq) = (conn.clone(), jq.clone());
         async move {
             let done = jq.recent_finished(&mut c, None, None, 100).await.unwrap();
-            // By id: a listing read while jobs finish may show one twice.
             let runs: std::collections::BTreeMap<_, _> = done
                 .into_iter()
                 .filter(|r| r.kind == "schedule")
@@ -299,4 +298,74 @@ async fn two_processes_enqueue_one_pass_per_period_with_its_own_uuid_and_log() {
     periods.sort();
     periods.dedup();
     assert_eq!(periods.len(), n, "one job per period: {periods:#?}");
+}
+
+#[tokio::test]
+async fn a_period_marked_by_a_ticker_that_died_before_enqueueing_still_gets_its_job() {
+    use netkan_worker::periodic::{Period, Periodic, period_job_id};
+    let redis = TestRedis::start();
+    let jq = netkan_common::JobQueue::new(
+        netkan_common::Keys::default(),
+        netkan_common::JobSettings::default(),
+    );
+    let hour = Period::Every(3_600_000);
+    let (n, _, _) = hour.at(chrono::Utc::now().timestamp_millis());
+    if hour.at(chrono::Utc::now().timestamp_millis() + 60_000).0 != n {
+        // The hour ends within a minute: the marker below could belong to the wrong period.
+        tokio::time::sleep(Duration::from_secs(61)).await;
+    }
+    let (n, _, _) = hour.at(chrono::Utc::now().timestamp_millis());
+    let id = period_job_id(jq.keys().prefix(), "hourly", n);
+    // What a ticker killed between marking the period and enqueueing leaves behind.
+    let mut c = redis.conn().await;
+    let () = redis::cmd("SET")
+        .arg(jq.keys().periodic("hourly", n))
+        .arg(id.to_string())
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let job = NewJob::new("noop", QueueName::new("hourly").unwrap());
+    let ticker = tokio::spawn(netkan_worker::periodic::run(
+        vec![Periodic {
+            name: "hourly".into(),
+            period: hour,
+            job,
+        }],
+        jq.clone(),
+        redis.url(),
+        "w-2".into(),
+        stop.clone(),
+    ));
+    let rec = eventually(WAIT, "the period's job", || {
+        let (mut c, jq) = (c.clone(), jq.clone());
+        async move { jq.job(&mut c, &id).await.unwrap() }
+    })
+    .await;
+    assert_eq!(rec.state, JobState::Queued);
+    // A second ticker of another process makes no second job for the period.
+    let stop2 = tokio_util::sync::CancellationToken::new();
+    let again = tokio::spawn(netkan_worker::periodic::run(
+        vec![Periodic {
+            name: "hourly".into(),
+            period: hour,
+            job: NewJob::new("noop", QueueName::new("hourly").unwrap()),
+        }],
+        jq.clone(),
+        redis.url(),
+        "w-3".into(),
+        stop2.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.cancel();
+    stop2.cancel();
+    ticker.await.unwrap();
+    again.await.unwrap();
+    let stats = jq.stats(&mut c).await.unwrap();
+    let waiting: u64 = stats
+        .iter()
+        .filter(|q| q.queue == "hourly")
+        .map(|q| q.high + q.low)
+        .sum();
+    assert_eq!(waiting, 1, "one job for the period: {stats:?}");
 }

@@ -1,7 +1,7 @@
 //! Reads and repairs for operators and the web front end: a job's record, queue depths,
 //! what is in flight, the dead-letter list, workers, and retrying or deleting dead jobs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use redis::aio::ConnectionLike;
@@ -206,40 +206,24 @@ impl JobQueue {
         queue: &QueueName,
         limit: usize,
     ) -> Result<Vec<InFlight>, QueueError> {
-        let leased: Vec<(String, f64)> = redis::cmd("ZRANGE")
-            .arg(self.keys.leases(queue))
-            .arg(0)
-            .arg(limit.max(1) as i64 - 1)
-            .arg("WITHSCORES")
-            .query_async(conn)
+        let rows = self
+            .scored_with_fields(
+                conn,
+                "ZRANGE",
+                &self.keys.leases(queue),
+                limit,
+                &["kind", "worker", "started", "attempts"],
+            )
             .await?;
-        let ids: Vec<(JobId, f64)> = leased
+        Ok(rows
             .into_iter()
-            .filter_map(|(id, s)| Some((id.parse().ok()?, s)))
-            .collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for (id, _) in &ids {
-            pipe.cmd("HMGET")
-                .arg(self.keys.job(id))
-                .arg(&["kind", "worker", "started", "attempts"]);
-        }
-        let rows: Vec<Vec<Option<String>>> = pipe.query_async(conn).await?;
-        Ok(ids
-            .into_iter()
-            .zip(rows)
-            .map(|((id, deadline), r)| {
-                let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
-                InFlight {
-                    id,
-                    kind: get(0),
-                    worker: get(1),
-                    started: time_from_ms(get(2).parse().unwrap_or(0)),
-                    lease_until: time_from_ms(deadline as i64),
-                    attempt: get(3).parse().unwrap_or(0),
-                }
+            .map(|(id, deadline, f)| InFlight {
+                id,
+                kind: f[0].clone(),
+                worker: f[1].clone(),
+                started: time_from_ms(f[2].parse().unwrap_or(0)),
+                lease_until: time_from_ms(deadline as i64),
+                attempt: f[3].parse().unwrap_or(0),
             })
             .collect())
     }
@@ -251,14 +235,46 @@ impl JobQueue {
         queue: &QueueName,
         limit: usize,
     ) -> Result<Vec<DeadEntry>, QueueError> {
-        let dead: Vec<(String, f64)> = redis::cmd("ZREVRANGE")
-            .arg(self.keys.dead(queue))
+        let rows = self
+            .scored_with_fields(
+                conn,
+                "ZREVRANGE",
+                &self.keys.dead(queue),
+                limit,
+                &["kind", "error", "attempts"],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, died, f)| DeadEntry {
+                id,
+                kind: f[0].clone(),
+                error: f[1].clone(),
+                died: time_from_ms(died as i64),
+                attempts: f[2].parse().unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// The first `limit` members of the sorted set `zset` (in the order of `range`, `ZRANGE`
+    /// or `ZREVRANGE`) that are job ids, with their scores and the record `fields` of each
+    /// (empty where a record lacks one), in two round trips.
+    async fn scored_with_fields<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        range: &str,
+        zset: &str,
+        limit: usize,
+        fields: &[&str],
+    ) -> Result<Vec<(JobId, f64, Vec<String>)>, QueueError> {
+        let members: Vec<(String, f64)> = redis::cmd(range)
+            .arg(zset)
             .arg(0)
             .arg(limit.max(1) as i64 - 1)
             .arg("WITHSCORES")
             .query_async(conn)
             .await?;
-        let ids: Vec<(JobId, f64)> = dead
+        let ids: Vec<(JobId, f64)> = members
             .into_iter()
             .filter_map(|(id, s)| Some((id.parse().ok()?, s)))
             .collect();
@@ -267,23 +283,17 @@ impl JobQueue {
         }
         let mut pipe = redis::pipe();
         for (id, _) in &ids {
-            pipe.cmd("HMGET")
-                .arg(self.keys.job(id))
-                .arg(&["kind", "error", "attempts"]);
+            pipe.cmd("HMGET").arg(self.keys.job(id)).arg(fields);
         }
         let rows: Vec<Vec<Option<String>>> = pipe.query_async(conn).await?;
         Ok(ids
             .into_iter()
             .zip(rows)
-            .map(|((id, died), r)| {
-                let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
-                DeadEntry {
-                    id,
-                    kind: get(0),
-                    error: get(1),
-                    died: time_from_ms(died as i64),
-                    attempts: get(2).parse().unwrap_or(0),
-                }
+            .map(|((id, score), r)| {
+                let values = (0..fields.len())
+                    .map(|i| r.get(i).cloned().flatten().unwrap_or_default())
+                    .collect();
+                (id, score, values)
             })
             .collect())
     }
@@ -387,22 +397,49 @@ impl JobQueue {
     ) -> Result<Vec<JobRecord>, QueueError> {
         const PAGE: usize = 200;
         let mut out = Vec::new();
-        let mut offset = 0usize;
         // Filtering happens here, so page through the index until enough match or it ends.
-        while out.len() < limit && offset < 20 * PAGE.max(limit) {
-            let ids: Vec<String> = redis::cmd("ZREVRANGE")
+        // Pages follow the finish time (the score), not a rank: jobs finishing while we page
+        // push ranks down, and paging by rank would then return some of them twice. A page
+        // starts at the last score of the one before, past the members of that score already
+        // read (many jobs finished in one script call share a score).
+        let mut before: Option<f64> = None;
+        let mut skip = 0usize;
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut scanned = 0usize;
+        while out.len() < limit && scanned < 20 * PAGE.max(limit) {
+            let page: Vec<(String, f64)> = redis::cmd("ZREVRANGEBYSCORE")
                 .arg(self.keys.finished())
-                .arg(offset)
-                .arg(offset + PAGE - 1)
+                .arg(before.map_or_else(|| "+inf".to_owned(), |b| b.to_string()))
+                .arg("-inf")
+                .arg("WITHSCORES")
+                .arg("LIMIT")
+                .arg(skip)
+                .arg(PAGE)
                 .query_async(conn)
                 .await?;
-            if ids.is_empty() {
+            let Some(&(_, last_score)) = page.last() else {
                 break;
-            }
-            offset += ids.len();
-            let ids: Vec<JobId> = ids.iter().filter_map(|s| s.parse().ok()).collect();
+            };
+            let full_page = page.len() == PAGE;
+            let at_last = page.iter().filter(|(_, s)| *s == last_score).count();
+            skip = if before == Some(last_score) {
+                skip + at_last
+            } else {
+                at_last
+            };
+            before = Some(last_score);
+            let fresh: Vec<String> = page
+                .into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| seen.insert(id.clone()))
+                .collect();
+            scanned += fresh.len();
+            let ids: Vec<JobId> = fresh.iter().filter_map(|s| s.parse().ok()).collect();
             if ids.is_empty() {
-                continue;
+                if full_page {
+                    continue;
+                }
+                break;
             }
             let mut pipe = redis::pipe();
             for id in &ids {
@@ -420,6 +457,9 @@ impl JobQueue {
                         break;
                     }
                 }
+            }
+            if !full_page {
+                break;
             }
         }
         Ok(out)

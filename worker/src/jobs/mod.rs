@@ -47,7 +47,8 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
     } else {
         settings.roles.clone()
     };
-    // The hosts client (routing, size limits) for downloads, built only if a role needs it.
+    // The hosts client (routing, size limits, the text memo), shared by the inflator, the
+    // mirrorer and the adder; built only if a role needs it.
     let mut hosts_http: Option<netkan_inflator::http::HttpClient> = None;
     let mut shared_hosts_http = || -> anyhow::Result<netkan_inflator::http::HttpClient> {
         if let Some(h) = &hosts_http {
@@ -67,7 +68,9 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     vec![QueueName::new(noop::QUEUE)?]
                 }
                 inflate::ROLE => {
-                    let inflator = netkan_inflator::Inflator::new(all)?;
+                    let inflator = netkan_inflator::Inflator::with_services(
+                        netkan_inflator::Services::with_http(all, shared_hosts_http()?),
+                    );
                     let env = inflate::InflateEnv::new(inflator, all.data_dir.clone());
                     inflate::register(&mut registry, Arc::new(env));
                     let games = all

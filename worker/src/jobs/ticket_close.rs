@@ -12,10 +12,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use reqwest::Method;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::context::{JobContext, JobError, JobResult, Registry};
-use crate::forge::ForgeError;
+use crate::forge::{Forge, ForgeError};
 
 use super::housekeeping::{HousekeepingEnv, exclusively};
 
@@ -88,106 +88,49 @@ pub fn verdict(
     }
 }
 
-/// A few GitHub REST calls the forge client does not offer (listing issues and comments,
-/// editing an issue), with its headers and error type.
-struct Rest<'a> {
-    env: &'a HousekeepingEnv,
-    api: String,
+/// Every open `support` issue without an assignee, all pages.
+async fn issues(forge: &Forge, repo: &str) -> Result<Vec<Issue>, ForgeError> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let path = format!(
+            "/repos/{repo}/issues?state=open&labels={LABEL}&assignee=none&per_page={PAGE}&page={page}"
+        );
+        let batch: Vec<Issue> = forge.get(&path).await?;
+        let last = batch.len() < PAGE;
+        out.extend(batch);
+        if last {
+            break;
+        }
+    }
+    Ok(out)
 }
 
-impl Rest<'_> {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, ForgeError> {
-        let mut req = self
-            .env
-            .http
-            .request(method.clone(), format!("{}{path}", self.api))
-            .header("accept", "application/vnd.github+json")
-            .header("x-github-api-version", "2022-11-28")
-            .bearer_auth(self.env.hosts.github_token.expose());
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let network = |e: reqwest::Error| ForgeError::Network {
-            method: method.to_string(),
-            path: path.to_owned(),
-            message: e.without_url().to_string(),
-        };
-        let resp = req.send().await.map_err(network)?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(network)?;
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !status.is_success() {
-            return Err(ForgeError::Status {
-                method: method.to_string(),
-                path: path.to_owned(),
-                status: status.as_u16(),
-                message: json
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("no message")
-                    .to_owned(),
-            });
-        }
-        Ok(json)
-    }
+/// Who wrote the last comment (from the last page, which holds it).
+async fn last_commenter(
+    forge: &Forge,
+    repo: &str,
+    issue: &Issue,
+) -> Result<Option<String>, ForgeError> {
+    let page = issue.comments.div_ceil(PAGE as u64).max(1);
+    let path = format!(
+        "/repos/{repo}/issues/{}/comments?per_page={PAGE}&page={page}",
+        issue.number
+    );
+    let comments: Vec<Comment> = forge.get(&path).await?;
+    Ok(comments.into_iter().last().map(|c| c.user.login))
+}
 
-    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ForgeError> {
-        let v = self.call(Method::GET, path, None).await?;
-        serde_json::from_value(v).map_err(|e| ForgeError::Decode {
-            method: "GET".into(),
-            path: path.to_owned(),
-            message: e.to_string(),
-        })
-    }
-
-    /// Every open `support` issue without an assignee, all pages.
-    async fn issues(&self, repo: &str) -> Result<Vec<Issue>, ForgeError> {
-        let mut out = Vec::new();
-        for page in 1.. {
-            let path = format!(
-                "/repos/{repo}/issues?state=open&labels={LABEL}&assignee=none&per_page={PAGE}&page={page}"
-            );
-            let batch: Vec<Issue> = self.get(&path).await?;
-            let last = batch.len() < PAGE;
-            out.extend(batch);
-            if last {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Who wrote the last comment (from the last page, which holds it).
-    async fn last_commenter(
-        &self,
-        repo: &str,
-        issue: &Issue,
-    ) -> Result<Option<String>, ForgeError> {
-        let page = issue.comments.div_ceil(PAGE as u64).max(1);
-        let path = format!(
-            "/repos/{repo}/issues/{}/comments?per_page={PAGE}&page={page}",
-            issue.number
-        );
-        let comments: Vec<Comment> = self.get(&path).await?;
-        Ok(comments.into_iter().last().map(|c| c.user.login))
-    }
-
-    async fn close(&self, repo: &str, number: u64) -> Result<(), ForgeError> {
-        self.env.forge.comment(repo, number, MESSAGE).await?;
-        let path = format!("/repos/{repo}/issues/{number}");
-        self.call(
+async fn close(forge: &Forge, repo: &str, number: u64) -> Result<(), ForgeError> {
+    forge.comment(repo, number, MESSAGE).await?;
+    let path = format!("/repos/{repo}/issues/{number}");
+    forge
+        .call(
             Method::PATCH,
             &path,
             Some(json!({"state": "closed", "state_reason": "not_planned"})),
         )
         .await?;
-        Ok(())
-    }
+    Ok(())
 }
 
 async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {
@@ -204,13 +147,9 @@ async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {
     }
     let cutoff = Utc::now()
         - Duration::days(i64::try_from(settings.days_limit).unwrap_or(i64::MAX / 86_400_000));
-    let rest = Rest {
-        env: &env,
-        api: env.hosts.github_api.trim_end_matches('/').to_owned(),
-    };
     let (mut closed, mut failed) = (0usize, Vec::new());
     for repo in &settings.repositories {
-        match close_in(&ctx, &rest, repo, cutoff).await {
+        match close_in(&ctx, &env.forge, repo, cutoff).await {
             Ok(n) => closed += n,
             Err(e) => {
                 ctx.error(format!("{repo}: {e}"));
@@ -232,11 +171,11 @@ async fn run(ctx: JobContext, env: Arc<HousekeepingEnv>) -> JobResult {
 
 async fn close_in(
     ctx: &JobContext,
-    rest: &Rest<'_>,
+    forge: &Forge,
     repo: &str,
     cutoff: DateTime<Utc>,
 ) -> Result<usize, ForgeError> {
-    let issues = rest.issues(repo).await?;
+    let issues = issues(forge, repo).await?;
     ctx.info(format!(
         "{repo}: {} open {LABEL} issues without an assignee",
         issues.len()
@@ -244,7 +183,7 @@ async fn close_in(
     let mut closed = 0;
     for issue in &issues {
         let last = if issue.comments > 0 {
-            rest.last_commenter(repo, issue).await?
+            last_commenter(forge, repo, issue).await?
         } else {
             None
         };
@@ -262,7 +201,7 @@ async fn close_in(
             Verdict::RecentUpdate => ctx.info(format!("Skipped (recent update): {what}")),
             Verdict::Close => {
                 ctx.info(format!("Closing: {what}"));
-                rest.close(repo, issue.number).await?;
+                close(forge, repo, issue.number).await?;
                 closed += 1;
             }
         }

@@ -32,6 +32,8 @@ pub struct State {
     pub remaining: u64,
     /// Answer every call with this status (to test failures).
     pub fail_with: Option<u16>,
+    /// With `fail_with`: answer with a proxy's HTML error page instead of GitHub's JSON.
+    pub fail_as_html: bool,
     /// Bodies POSTed to `/notify` (the notification webhook).
     pub notices: Vec<Value>,
     /// `/notify` answers 500.
@@ -65,9 +67,16 @@ fn record(state: &Shared, req: &HttpRequest) -> Option<HttpResponse> {
     };
     s.auth.push(header("authorization"));
     s.agents.push(header("user-agent"));
+    let html = s.fail_as_html;
     s.fail_with.map(|code| {
-        HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
-            .json(json!({"message": "fake failure"}))
+        let mut reply = HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap());
+        if html {
+            reply
+                .content_type("text/html")
+                .body("<html><body><h1>502 Bad Gateway</h1></body></html>")
+        } else {
+            reply.json(json!({"message": "fake failure"}))
+        }
     })
 }
 

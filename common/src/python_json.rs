@@ -1,16 +1,18 @@
 //! JSON text as Python's `json.dumps` writes it with its defaults: `", "` and `": "` as
 //! separators and every character outside printable ASCII escaped (`ensure_ascii`).
 //!
-//! The reference's `/sd/add` enqueued `json.dumps({**form, "all_authors": [...]})`; writing
-//! the same bytes keeps the body of an add request identical to what it was, for whoever
-//! compares or hashes it.
+//! The reference wrote some of its files and bodies this way (the SpaceDock add request:
+//! `json.dumps({**form, "all_authors": [...]})`; `download_counts.json`:
+//! `json.dumps(counts, sort_keys=True, indent=4)`); writing the same bytes keeps them
+//! identical to what they were, for whoever compares or hashes them. serde_json has no
+//! `ensure_ascii` mode and other separators, hence this small writer.
 
 use std::fmt::Write;
 
 use serde_json::Value;
 
 /// `json.dumps(value)`.
-pub(crate) fn dumps(value: &Value) -> String {
+pub fn dumps(value: &Value) -> String {
     let mut out = String::new();
     write_value(&mut out, value);
     out
@@ -45,6 +47,13 @@ fn write_value(out: &mut String, value: &Value) {
             out.push('}');
         }
     }
+}
+
+/// A string as Python's `json.dumps` writes it (`ensure_ascii`: `"\u00e9"`, surrogate pairs).
+pub fn string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_str(&mut out, s);
+    out
 }
 
 fn write_str(out: &mut String, s: &str) {
@@ -88,5 +97,6 @@ mod tests {
             dumps(&v),
             r#"{"name": "Dog\u00e9 \"coin\"", "n": [1, null, true], "e": {}, "x": "\ud83d\ude80\n\u007f"}"#
         );
+        assert_eq!(string("é\"\u{1F600}"), "\"\\u00e9\\\"\\ud83d\\ude00\"");
     }
 }
