@@ -21,9 +21,12 @@
 //! - `views`: the askama templates' structs and formatting helpers.
 //! - `requests`: the jobs the web enqueues (kinds, queues, bodies): the contract with workers.
 //! - `python_json`: JSON written the way Python's `json.dumps` writes it (SpaceDock add bodies).
+//! - `fuzzing`: the fuzz entry points of the webhook and log-query parsers (`fuzz/`).
 
 mod auth;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod live;
 mod python_json;
 mod request;
