@@ -4,24 +4,33 @@
 #   scripts/fuzz.sh                 # every target, FUZZ_SECONDS (default 60) each
 #   scripts/fuzz.sh log_query       # one target
 #   FUZZ_SECONDS=300 scripts/fuzz.sh
+#   FUZZ_SECONDS=20 scripts/fuzz.sh                    # what CI runs
 #
-# Needs a nightly toolchain (rustup toolchain install nightly); installs cargo-fuzz if it is
-# missing. Each target starts from its seeds (fuzz/seeds/<target>/, and for ckan_parse the
-# real files of ../shared/ckan-real or $CKAN_REAL_DIR when present) in a scratch corpus, so the checkout is
-# not changed. Without a sanitizer: the workspace forbids unsafe code, so the targets look for
-# panics (overflow checks and debug assertions are on), hangs (-timeout) and memory blow-ups
-# (-rss_limit_mb); FUZZ_SANITIZER=address turns AddressSanitizer on. A crash fails the script
-# and leaves the input under fuzz/artifacts/<target>/. A failing build fails it too.
+# Needs a nightly toolchain and cargo-fuzz; installs either if it is missing. Each target
+# starts from its seeds (fuzz/seeds/<target>/, and for ckan_parse the real files of
+# ../shared/ckan-real or $CKAN_REAL_DIR when present) in a scratch corpus, so the checkout
+# is not changed. Without a sanitizer: the workspace forbids unsafe code, so the targets look
+# for panics (overflow checks and debug assertions are on), hangs (-timeout) and memory
+# blow-ups (-rss_limit_mb); FUZZ_SANITIZER=address turns AddressSanitizer on. A crash fails
+# the script and leaves the input under fuzz/artifacts/<target>/; a failed build fails it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-60}
 sanitizer=${FUZZ_SANITIZER:-none}
 toolchain=${FUZZ_TOOLCHAIN:-nightly}
+# `release` (default) or `dev`: a dev build takes half the CPU time to build but runs
+# about 50 times fewer inputs per second (docs/RELIABILITY.md).
+profile=${FUZZ_PROFILE:-release}
+case "$profile" in
+  release) profile_flag=() ;;
+  dev) profile_flag=(--dev) ;;
+  *) echo "fuzz: FUZZ_PROFILE must be release or dev, not $profile" >&2; exit 1 ;;
+esac
 
 if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
-  echo "fuzz: the $toolchain toolchain is missing: rustup toolchain install $toolchain" >&2
-  exit 1
+  echo "== fuzz: installing the $toolchain toolchain"
+  rustup toolchain install "$toolchain" --profile minimal
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "== fuzz: installing cargo-fuzz"
@@ -34,9 +43,9 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 [ ${#targets[@]} -gt 0 ] || { echo "fuzz: no targets found in fuzz/" >&2; exit 1; }
 
-echo "== fuzz: building ${targets[*]} (sanitizer: $sanitizer)"
+echo "== fuzz: building ${targets[*]} (sanitizer: $sanitizer, profile: $profile)"
 started=$(date +%s)
-(cd fuzz && cargo +"$toolchain" fuzz build --sanitizer "$sanitizer")
+(cd fuzz && cargo +"$toolchain" fuzz build "${profile_flag[@]}" --sanitizer "$sanitizer")
 echo "fuzz: built in $(( $(date +%s) - started )) s"
 
 scratch=$(mktemp -d)
@@ -55,7 +64,7 @@ for target in "${targets[@]}"; do
   echo "== fuzz: $target for $seconds s (seeds: ${seeds[*]:-none})"
   log="$scratch/$target.log"
   # The first directory collects new inputs; the others are read only.
-  if ! (cd fuzz && cargo +"$toolchain" fuzz run --sanitizer "$sanitizer" "$target" "$corpus" "${seeds[@]}" -- \
+  if ! (cd fuzz && cargo +"$toolchain" fuzz run "${profile_flag[@]}" --sanitizer "$sanitizer" "$target" "$corpus" "${seeds[@]}" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1) \
       >"$log" 2>&1; then
     tail -60 "$log"
@@ -64,6 +73,5 @@ for target in "${targets[@]}"; do
   fi
   # The figures of the run: executions, their rate, coverage, corpus size.
   grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)|DONE' "$log" | sed "s/^/fuzz: $target: /"
-  grep -E '#[0-9]+\s+DONE' "$log" | tail -1 | sed "s/^/fuzz: $target: /" || true
 done
 echo "fuzz: every target ran $seconds s without a failure"
