@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use netkan_common::JobId;
+use netkan_common::log::visible_controls;
 use serde::Deserialize;
 
 /// Time between polls of a running job.
@@ -74,7 +75,13 @@ pub(crate) async fn run(base_url: &str, id: &str, out: &mut impl Write) -> anyho
                 backoff = POLL;
                 let full = job.logs.len() == PAGE;
                 for line in &job.logs {
-                    writeln!(out, "{} {} {}", line.timestamp, line.level, line.message)?;
+                    writeln!(
+                        out,
+                        "{} {} {}",
+                        line.timestamp,
+                        line.level,
+                        visible_controls(&line.message)
+                    )?;
                     after = Some(line.cursor);
                 }
                 out.flush()?;

@@ -6,7 +6,7 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::Subcommand;
 use netkan_common::config::Settings;
-use netkan_common::log::LogQuery;
+use netkan_common::log::{LogQuery, visible_controls};
 use netkan_common::{JobId, JobQueue, QueueName};
 use redis::aio::MultiplexedConnection;
 
@@ -216,7 +216,7 @@ pub(crate) async fn show_job(
             "{} {:<6} {}",
             l.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
             l.level.as_str(),
-            l.message
+            visible_controls(&l.message)
         );
     }
     Ok(())

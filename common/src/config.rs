@@ -191,6 +191,9 @@ pub struct WorkerSettings {
     pub claim_batch: usize,
     /// On SIGTERM, how long running jobs may take to finish before they are handed back.
     pub shutdown_timeout_secs: u64,
+    /// Largest `.netkan` (or `.frozen`) file the push worker reads; a larger one is refused
+    /// with its size and this key named (the largest real `.netkan` is a few KB).
+    pub max_netkan_bytes: u64,
 }
 
 impl Default for WorkerSettings {
@@ -201,6 +204,7 @@ impl Default for WorkerSettings {
             default_concurrency: 4,
             claim_batch: 100,
             shutdown_timeout_secs: 30,
+            max_netkan_bytes: 1024 * 1024,
         }
     }
 }
@@ -227,6 +231,9 @@ pub struct WebSettings {
     pub max_body_bytes: usize,
     /// Secret of the GitHub webhooks (`X-Hub-Signature-256` / `X-Hub-Signature`).
     pub github_secret: Secret,
+    /// How long a GitHub webhook payload is remembered, so that a replay of it is refused
+    /// (409); 0 turns the check off. GitHub lets a delivery be redelivered for 3 days.
+    pub github_replay_window_secs: u64,
     /// If set, the non-GitHub webhook routes require it (header `X-Netkan-Token` or `?token=`).
     pub webhook_token: Secret,
     /// If not empty, the non-GitHub webhook routes accept only these client addresses.
@@ -254,6 +261,7 @@ impl Default for WebSettings {
             base_url: "http://127.0.0.1:8080".into(),
             max_body_bytes: 1024 * 1024,
             github_secret: Secret::default(),
+            github_replay_window_secs: 7 * 24 * 3600,
             webhook_token: Secret::default(),
             allowed_addresses: Vec::new(),
             trusted_proxies: Vec::new(),

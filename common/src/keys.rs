@@ -137,6 +137,14 @@ impl Keys {
     pub fn periodic(&self, name: &str, period: i64) -> String {
         format!("{}periodic:{}:{}", self.prefix, name, period)
     }
+
+    /// Marks a GitHub webhook payload as received (a string holding its `X-GitHub-Delivery`,
+    /// `SET NX` with an expiry of `web.github_replay_window_secs`), so a replay of it is
+    /// refused. Keyed by the SHA-256 of the route, query and signed body, not by the delivery
+    /// id, because the signature does not cover the headers: a replay could carry any id.
+    pub fn github_delivery(&self, digest_hex: &str) -> String {
+        format!("{}github:delivery:{}", self.prefix, digest_hex)
+    }
 }
 
 #[cfg(test)]

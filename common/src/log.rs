@@ -6,6 +6,7 @@
 //! changes because lines are only appended (the per-job cap drops lines, it never trims).
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -174,6 +175,37 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, InputError> {
         .map_err(|_| InputError::Time(s.chars().take(64).collect()))
 }
 
+/// Text as a person is shown it (a page, the pusher's terminal, `netkan jobs`): control
+/// characters (terminal escapes, NUL, carriage returns: anything a log line or a `.netkan`
+/// may carry from its author) as their visible Unicode pictures (`␛`, `␀`, `␍`; tab and
+/// newline stay), C1 controls and the bidirectional overrides that could make a line read
+/// differently from what it holds as `<U+202E>`. Stored lines and the API keep the exact text.
+pub fn visible_controls(text: &str) -> String {
+    if !text.chars().any(needs_picture) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' | '\n' => out.push(c),
+            '\u{0}'..='\u{1f}' => {
+                out.push(char::from_u32(0x2400 + c as u32).expect("control pictures exist"));
+            }
+            '\u{7f}' => out.push('\u{2421}'),
+            c if needs_picture(c) => {
+                let _ = write!(out, "<U+{:04X}>", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn needs_picture(c: char) -> bool {
+    (c.is_control() && c != '\t' && c != '\n')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Removes secrets from text before it is logged or stored: every configured secret value,
 /// and the password of any `scheme://user:password@host` URL.
 #[derive(Debug, Clone, Default)]
@@ -288,6 +320,15 @@ mod tests {
             parse_time("2024-01-15T10:30:02.123Z").unwrap()
         );
         assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn control_characters_become_visible() {
+        assert_eq!(visible_controls("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(
+            visible_controls("\u{1b}[31mred\u{0}\r\u{7f}\u{85}\u{202e}exe"),
+            "␛[31mred␀␍␡<U+0085><U+202E>exe"
+        );
     }
 
     #[test]

@@ -230,7 +230,8 @@ fn ping(port: u16) -> bool {
     matches!(send_raw(port, b"PING\r\n"), Ok(reply) if reply.starts_with("+PONG"))
 }
 
-fn send_raw(port: u16, command: &[u8]) -> std::io::Result<String> {
+/// Sends `command` (RESP inline commands) and returns the first reply line.
+pub(crate) fn send_raw(port: u16, command: &[u8]) -> std::io::Result<String> {
     use std::io::Write;
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;

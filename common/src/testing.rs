@@ -1,15 +1,20 @@
 //! Test harness (feature `test-support`): a private `redis-server` per test on a free
-//! loopback port, so tests run in parallel and never share state; and polling helpers.
+//! loopback port, so tests run in parallel and never share state; polling helpers; and
+//! [`mutation`], the stable stand-in for the cargo-fuzz targets.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::redis_server::{RedisServer, RedisServerOptions};
 
+pub mod mutation;
+
 /// A private Redis for one test, stopped when dropped.
 pub struct TestRedis {
     server: RedisServer,
     opts: RedisServerOptions,
+    /// `requirepass`, when started with one.
+    password: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -46,13 +51,61 @@ impl TestRedis {
         Self {
             server,
             opts,
+            password: None,
             _dir: dir,
         }
     }
 
-    /// Its URL.
+    /// Starts one that requires `password` (`requirepass`); [`TestRedis::url`] and
+    /// [`TestRedis::conn`] carry it. Password characters are limited to what a URL keeps as
+    /// it is (letters, digits, `-`, `_`, `.`).
+    ///
+    /// # Panics
+    /// If it cannot start, or the password has other characters.
+    pub fn start_with_password(password: &str) -> Self {
+        assert!(
+            !password.is_empty()
+                && password
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')),
+            "TestRedis: a password of letters, digits, '-', '_' and '.'"
+        );
+        let mut redis = Self::start_with(false);
+        redis.password = Some(password.to_owned());
+        redis.require_password();
+        redis
+    }
+
+    fn require_password(&self) {
+        let Some(password) = &self.password else {
+            return;
+        };
+        let reply = crate::redis_server::send_raw(
+            self.port(),
+            format!("CONFIG SET requirepass {password}\r\n").as_bytes(),
+        );
+        assert!(
+            matches!(&reply, Ok(r) if r.starts_with("+OK")),
+            "TestRedis: setting requirepass: {reply:?}"
+        );
+    }
+
+    /// Lifts the password so the server's own shutdown (which does not authenticate) works.
+    fn lift_password(&self) {
+        if let Some(password) = &self.password {
+            let _ = crate::redis_server::send_raw(
+                self.port(),
+                format!("AUTH {password}\r\nCONFIG SET requirepass \"\"\r\n").as_bytes(),
+            );
+        }
+    }
+
+    /// Its URL (with the password, if it has one).
     pub fn url(&self) -> String {
-        self.server.url()
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}/", self.port()),
+            None => self.server.url(),
+        }
     }
 
     /// Its port.
@@ -71,6 +124,7 @@ impl TestRedis {
 
     /// Stops the server (clean shutdown) without dropping the harness.
     pub fn stop(&mut self) {
+        self.lift_password();
         self.server.stop();
     }
 
@@ -81,9 +135,17 @@ impl TestRedis {
 
     /// Starts it again on the same port and directory.
     pub fn restart(&mut self) {
+        self.lift_password();
         if let Err(e) = self.server.restart(&self.opts) {
             panic!("TestRedis restart: {e}");
         }
+        self.require_password();
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.lift_password();
     }
 }
 

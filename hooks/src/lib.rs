@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use netkan_common::config::Settings;
-use netkan_common::log::{Level, LogQuery};
+use netkan_common::log::{Level, LogQuery, visible_controls};
 use netkan_common::requests::{self, PushRequest};
 use netkan_common::{Game, JobId, JobQueue, NewJob, QueueName};
 use thiserror::Error;
@@ -281,7 +281,7 @@ async fn follow<C: redis::aio::ConnectionLike>(
             ..LogQuery::default()
         };
         for line in jq.logs(conn, id, &query).await? {
-            writeln!(out, "netkan: {}", line.message)?;
+            writeln!(out, "netkan: {}", visible_controls(&line.message))?;
             after = Some(line.cursor);
         }
         out.flush()?;
@@ -301,7 +301,7 @@ async fn follow<C: redis::aio::ConnectionLike>(
                 )
                 .await?
             {
-                writeln!(out, "netkan: {}", line.message)?;
+                writeln!(out, "netkan: {}", visible_controls(&line.message))?;
             }
             writeln!(out, "netkan: push job {}", rec.state)?;
             return Ok(());

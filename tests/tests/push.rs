@@ -473,3 +473,84 @@ async fn with_follow_the_pusher_sees_the_push_jobs_notices_until_it_ends() {
     );
     w.shutdown().await;
 }
+
+/// Hostile `.netkan` files through the real boundary (issue 9): a `git push` through the
+/// installed hook to the push worker. Each is refused with the file and the problem named;
+/// the valid file of the same push still goes ahead.
+#[tokio::test]
+async fn hostile_netkans_in_a_push_are_each_refused_with_the_file_and_problem_named() {
+    let w = World::new().await;
+    let deep = format!(
+        "identifier: Deep\n$kref: '#/ckan/spacedock/1'\nx: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let mut laughs = String::from(
+        "identifier: Laughs\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for (prev, next) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+        .iter()
+        .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+    {
+        let refs = vec![format!("*{prev}"); 10].join(", ");
+        laughs.push_str(&format!("{next}: &{next} [{refs}]\n"));
+    }
+    let huge = format!(
+        "identifier: Huge\n$kref: '#/ckan/spacedock/2'\ndescription: '{}'\n",
+        "x".repeat(1024 * 1024)
+    );
+    w.write(&[
+        ("NetKAN/Astrogator.netkan", ASTROGATOR),
+        (
+            "NetKAN/Traversal.netkan",
+            "identifier: ../../etc/passwd\n$kref: '#/ckan/spacedock/3'\n",
+        ),
+        (
+            "NetKAN/Html.netkan",
+            "identifier: \"<script>alert(1)</script>\\e[31m\"\n",
+        ),
+        ("NetKAN/-Dash.netkan", "identifier: -Dash\n"),
+        ("NetKAN/Deep.netkan", &deep),
+        ("NetKAN/Laughs.netkan", &laughs),
+        ("NetKAN/Huge.netkan", &huge),
+    ]);
+    std::fs::write(
+        w.clone.join("NetKAN/Latin1.netkan"),
+        b"identifier: Latin1\nname: Caf\xe9\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../../../../etc/passwd", w.clone.join("NetKAN/Link.netkan"))
+        .unwrap();
+    let id = printed_id(&w.commit_and_push("hostile", &["main"]));
+    let push = w.finished(id).await;
+    assert_eq!(push.state, JobState::Failed);
+    let children = w.children(&push).await;
+    assert_eq!(children.len(), 1, "only Astrogator is inflated");
+    assert_eq!(children[0].body, ASTROGATOR);
+    let text = w.log(id).await.join("\n");
+    let huge_error = format!(
+        "ERROR NetKAN/Huge.netkan: NetKAN/Huge.netkan is {} bytes, more than the 1048576 allowed (worker.max_netkan_bytes)",
+        huge.len()
+    );
+    for expected in [
+        "ERROR NetKAN/Traversal.netkan: at $.identifier: `../../etc/passwd` does not match ^[A-Za-z0-9][A-Za-z0-9-]+$",
+        "ERROR NetKAN/Html.netkan: at $.identifier: `<script>alert(1)</script>\u{1b}[31m` does not match",
+        "ERROR NetKAN/-Dash.netkan: at $.identifier: `-Dash` does not match",
+        "ERROR NetKAN/Deep.netkan: yaml syntax error at line 3, column 259: recursion limit exceeded",
+        "ERROR NetKAN/Laughs.netkan: document expands to more than",
+        huge_error.as_str(),
+        "ERROR NetKAN/Latin1.netkan: NetKAN/Latin1.netkan is not valid UTF-8",
+        "ERROR NetKAN/Link.netkan: NetKAN/Link.netkan is a symbolic link (to \"../../../../etc/passwd\"), not a file",
+        "NOTICE 1 inflation queued: Astrogator",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    assert!(
+        push.last_error.unwrap().starts_with("8 files invalid: "),
+        "{text}"
+    );
+    w.shutdown().await;
+}

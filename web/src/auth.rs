@@ -51,8 +51,44 @@ pub(crate) fn verify_github(
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
+    let checked = signature_check(
+        header("x-hub-signature-256"),
+        header("x-hub-signature"),
+        body,
+        secret,
+    );
+    match checked {
+        Ok(()) => Ok(()),
+        Err(SignatureFailure::Missing) => {
+            warn!("github webhook refused: no X-Hub-Signature-256 or X-Hub-Signature header");
+            Err(WebError::Signature)
+        }
+        Err(SignatureFailure::Mismatch) => {
+            warn!("github webhook refused: signature does not match the body");
+            Err(WebError::Signature)
+        }
+    }
+}
+
+/// Why a GitHub signature was refused (logged; the client is told `Signature mismatch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignatureFailure {
+    /// Neither header was sent.
+    Missing,
+    /// A header was sent that is malformed or does not match.
+    Mismatch,
+}
+
+/// Checks the headers' values against `body`: `sha256` (the value of
+/// `X-Hub-Signature-256`) wins over `sha1` (`X-Hub-Signature`) when both are present.
+pub(crate) fn signature_check(
+    sha256: Option<&str>,
+    sha1: Option<&str>,
+    body: &[u8],
+    secret: &Secret,
+) -> Result<(), SignatureFailure> {
     let key = secret.expose().as_bytes();
-    let ok = if let Some(sig) = header("x-hub-signature-256") {
+    let ok = if let Some(sig) = sha256 {
         sig.strip_prefix("sha256=")
             .and_then(decode_hex)
             .is_some_and(|sig| {
@@ -60,7 +96,7 @@ pub(crate) fn verify_github(
                     .map(|mac| mac.chain_update(body).verify_slice(&sig).is_ok())
                     .unwrap_or(false)
             })
-    } else if let Some(sig) = header("x-hub-signature") {
+    } else if let Some(sig) = sha1 {
         sig.strip_prefix("sha1=")
             .and_then(decode_hex)
             .is_some_and(|sig| {
@@ -69,14 +105,12 @@ pub(crate) fn verify_github(
                     .unwrap_or(false)
             })
     } else {
-        warn!("github webhook refused: no X-Hub-Signature-256 or X-Hub-Signature header");
-        return Err(WebError::Signature);
+        return Err(SignatureFailure::Missing);
     };
     if ok {
         Ok(())
     } else {
-        warn!("github webhook refused: signature does not match the body");
-        Err(WebError::Signature)
+        Err(SignatureFailure::Mismatch)
     }
 }
 

@@ -29,6 +29,9 @@ pub enum WebError {
     /// No such job or page.
     #[error("{0}")]
     NotFound(String),
+    /// The request repeats one already received (a replayed GitHub delivery).
+    #[error("{0}")]
+    Conflict(String),
     /// The body is larger than `web.max_body_bytes`.
     #[error("request body larger than {0} bytes")]
     TooLarge(usize),
@@ -88,6 +91,7 @@ impl ResponseError for WebError {
             WebError::BadRequest(_) | WebError::Signature => StatusCode::BAD_REQUEST,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

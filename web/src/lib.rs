@@ -20,9 +20,12 @@
 //! - `live`: the poller behind the Server-Sent Events of `/logs/<uuid>/events`.
 //! - `views`: the askama templates' structs and formatting helpers.
 //! - `requests`: the jobs the web enqueues (kinds, queues, bodies): the contract with workers.
+//! - `fuzzing`: the fuzz entry points of the webhook and log-query parsers (`fuzz/`).
 
 mod auth;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod live;
 mod request;
 mod requests;

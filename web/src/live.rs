@@ -29,6 +29,10 @@ use crate::error::WebError;
 
 /// Time between two polls while any stream is open.
 pub(crate) const TICK: Duration = Duration::from_millis(50);
+/// The highest cursor a subscriber may ask for. A cursor comes from the client (`?after=`,
+/// `Last-Event-ID`); past Redis's largest list index, `LRANGE` fails, and with it the poll of
+/// every open stream, so a larger one is clamped here (no log is anywhere near as long).
+const MAX_CURSOR: u64 = i64::MAX as u64 - BATCH;
 /// Most lines read per job and tick; a longer backlog is sent over the next ticks.
 const BATCH: u64 = 1000;
 /// Events queued for one subscriber before it counts as too slow.
@@ -122,7 +126,7 @@ impl LiveHub {
         let (tx, rx) = mpsc::channel(CHANNEL);
         incoming.push(Subscriber {
             job,
-            next: after.map_or(0, |a| a + 1),
+            next: after.map_or(0, |a| a.saturating_add(1)).min(MAX_CURSOR),
             level,
             last_meta: None,
             tx,

@@ -114,9 +114,16 @@ impl From<LogLine> for LineView {
             cursor: l.cursor,
             iso: iso(l.timestamp),
             level: l.level.as_str(),
-            message: l.message,
+            message: visible_controls(&l.message),
         }
     }
+}
+
+/// Text as a page shows it: control characters as pictures (see
+/// [`netkan_common::log::visible_controls`]). HTML is escaped by the templates; this is about
+/// what the text looks like. `logs.js` does the same for lines that arrive live.
+pub(crate) fn visible_controls(text: &str) -> String {
+    netkan_common::log::visible_controls(text)
 }
 
 /// A child (or any related job) in a list.

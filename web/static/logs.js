@@ -33,6 +33,17 @@
     badge.className = "state state-" + state;
   }
 
+  // As views::visible_controls: control characters as their pictures, C1 controls and
+  // bidirectional overrides as <U+XXXX>; tab and newline stay.
+  function visibleControls(text) {
+    return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, function (c) {
+      var code = c.charCodeAt(0);
+      if (code < 0x20) { return String.fromCharCode(0x2400 + code); }
+      if (code === 0x7f) { return "\u2421"; }
+      return "<U+" + code.toString(16).toUpperCase().padStart(4, "0") + ">";
+    });
+  }
+
   function appendLine(line) {
     var nearBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
     var li = document.createElement("li");
@@ -46,7 +57,7 @@
     level.textContent = line.level;
     var message = document.createElement("span");
     message.className = "msg";
-    message.textContent = line.message;
+    message.textContent = visibleControls(line.message);
     li.appendChild(time);
     li.appendChild(document.createTextNode(" "));
     li.appendChild(level);

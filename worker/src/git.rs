@@ -21,6 +21,18 @@ pub enum Change {
 }
 
 /// A working clone of a remote (a bare repository path or a URL).
+/// A file [`WorkingClone::read_file`] refused for its size.
+#[derive(Debug, thiserror::Error)]
+#[error("{path} is {size} bytes, more than the {max} allowed")]
+pub struct TooLarge {
+    /// The file.
+    pub path: String,
+    /// Its size.
+    pub size: u64,
+    /// The limit it passed.
+    pub max: u64,
+}
+
 pub struct WorkingClone {
     repo: Repository,
     /// Held while the clone is in use ([`lock_dir`]): the jobs of one process, and processes
@@ -145,13 +157,35 @@ impl WorkingClone {
         Ok(out)
     }
 
-    /// A file's text at a commit; `None` if absent.
-    pub fn read_file(&self, commit: Oid, path: &str) -> anyhow::Result<Option<String>> {
+    /// A regular file's text at a commit; `None` if absent. Refused, with the reason naming
+    /// the file: a symbolic link (its text is a path, not the file's contents), a file over
+    /// `max_bytes` (`worker.max_netkan_bytes` for the push worker), text that is not UTF-8.
+    pub fn read_file(
+        &self,
+        commit: Oid,
+        path: &str,
+        max_bytes: u64,
+    ) -> anyhow::Result<Option<String>> {
         let tree = self.repo.find_commit(commit)?.tree()?;
         let Ok(entry) = tree.get_path(Path::new(path)) else {
             return Ok(None);
         };
         let blob = self.repo.find_blob(entry.id())?;
+        if entry.filemode() == 0o120000 {
+            let target: String = String::from_utf8_lossy(blob.content())
+                .chars()
+                .take(200)
+                .collect();
+            bail!("{path} is a symbolic link (to {target:?}), not a file");
+        }
+        if blob.size() as u64 > max_bytes {
+            return Err(TooLarge {
+                path: path.to_owned(),
+                size: blob.size() as u64,
+                max: max_bytes,
+            }
+            .into());
+        }
         match std::str::from_utf8(blob.content()) {
             Ok(s) => Ok(Some(s.to_owned())),
             Err(_) => bail!("{path} is not valid UTF-8"),

@@ -447,3 +447,108 @@ async fn a_throttled_host_makes_the_job_wait_without_using_attempts() {
     assert_eq!(waits, 4, "{lines:?}");
     worker.stop().await;
 }
+
+/// Hostile downloads through the real boundary (issue 9): `inflate` jobs on the queue, run by
+/// the worker, whose downloads come from the fixture upstream. Each inflation fails as data
+/// (a failure message for the indexer) with the archive and the problem named, and nothing
+/// is extracted anywhere.
+#[tokio::test]
+async fn hostile_archives_fail_their_inflation_with_the_problem_named() {
+    let redis = TestRedis::start();
+    let data = tempfile::tempdir().unwrap();
+    let up = Upstream::start().await;
+    let mut bomb = ZipBuilder::new();
+    for i in 0..20 {
+        bomb = bomb.lying_size(
+            &format!("GameData/Bomb/part{i}.bin"),
+            "x",
+            u64::from(u32::MAX),
+        );
+    }
+    let deep_version = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let cases: Vec<(&str, Vec<u8>, &str, String)> = vec![
+        (
+            "Link",
+            ZipBuilder::new()
+                .file("GameData/Link/Link.cfg", "PART {}")
+                .symlink("GameData/Link/passwd", "/etc/passwd")
+                .build(),
+            "",
+            "`GameData/Link/passwd` is a symbolic link".into(),
+        ),
+        (
+            "Slip",
+            ZipBuilder::new()
+                .dir("Slip/")
+                .file("Slip/../../../outside.txt", "pwned")
+                .build(),
+            "",
+            "Invalid installation path: Slip/../../../outside.txt".into(),
+        ),
+        (
+            "Escape",
+            ZipBuilder::new().file("GameData/Escape/a.cfg", "x").build(),
+            "install:\n  - find: Escape\n    install_to: GameData/../../../../etc\n",
+            "GameData/../../../../etc".into(),
+        ),
+        (
+            "Bomb",
+            bomb.build(),
+            "",
+            "https://example.com/Bomb.zip: declares".into(),
+        ),
+        (
+            "Html",
+            b"<html><body>Not a zip</body></html>".to_vec(),
+            "",
+            "https://example.com/Html.zip".into(),
+        ),
+        (
+            "Deep",
+            ZipBuilder::new()
+                .file("GameData/Deep/Deep.cfg", "x")
+                .file("GameData/Deep/Deep.version", &deep_version)
+                .build(),
+            "$vref: '#/ckan/ksp-avc'\n",
+            "MaxDepth of 64 has been exceeded".into(),
+        ),
+    ];
+    let worker = Worker::start(&redis, data.path(), up.settings());
+    let mut jobs = Vec::new();
+    for (name, archive, extra, error) in cases {
+        let url = format!("https://example.com/{name}.zip");
+        up.file(&url, archive);
+        let netkan = format!(
+            "identifier: {name}\n$kref: '#/ckan/http/{url}'\nversion: '1.0'\nlicense: MIT\n\
+             ksp_version: 1.12\ntags:\n  - parts\n{extra}"
+        );
+        jobs.push((name, enqueue(&redis, &netkan, &[]).await, error));
+    }
+    for (name, id, error) in jobs {
+        let rec = finished(&redis, &id).await;
+        assert_eq!(
+            rec.state,
+            JobState::Succeeded,
+            "{name}: a bad download is data"
+        );
+        let out = children(&redis, &rec).await;
+        assert_eq!(out.len(), 1, "{name}");
+        assert_eq!(out[0].body, "{}", "{name}");
+        assert_eq!(out[0].attributes["Success"], "False", "{name}");
+        let message = &out[0].attributes["ErrorMessage"];
+        eprintln!("{name}: {message}");
+        assert!(
+            message.contains(&error),
+            "{name}: {message:?} should name {error:?}"
+        );
+        let lines = log(&redis, &id).await;
+        let (level, last) = lines.last().unwrap();
+        assert_eq!(*level, Level::Notice, "{name}");
+        assert!(last.starts_with("failed: "), "{name}: {last}");
+    }
+    assert!(
+        !data.path().join("outside.txt").exists() && !Path::new("/outside.txt").exists(),
+        "nothing was extracted"
+    );
+    worker.stop().await;
+}

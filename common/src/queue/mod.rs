@@ -425,12 +425,20 @@ impl JobQueue {
         query: &LogQuery,
     ) -> Result<Vec<LogLine>, QueueError> {
         let key = self.keys.log(id);
-        let start = query.after.map(|a| a + 1).unwrap_or(0);
+        // A cursor comes from a client (`?after=`, `Last-Event-ID`): one past any index a
+        // Redis list can have reads nothing, rather than overflowing.
+        let start = query.after.map_or(0, |a| a.saturating_add(1));
+        if start > i64::MAX as u64 {
+            return Ok(Vec::new());
+        }
         // A plain forward page with no filters is one bounded LRANGE; anything else reads the
         // rest of the log (bounded by the per-job cap) and filters here.
         let simple = query.since.is_none() && query.level.is_none() && query.order == Order::Asc;
         let stop: i64 = match (simple, query.limit) {
-            (true, Some(limit)) if limit > 0 => (start + limit as u64 - 1) as i64,
+            (true, Some(limit)) if limit > 0 => {
+                let stop = start.saturating_add(limit as u64 - 1);
+                i64::try_from(stop).unwrap_or(i64::MAX)
+            }
             _ => -1,
         };
         let raw: Vec<String> = redis::cmd("LRANGE")

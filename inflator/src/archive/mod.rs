@@ -12,6 +12,7 @@
 //! - [`avc`]: `.version` files: parsing and finding the one in a download.
 //! - [`swinfo`]: SpaceWarp's `swinfo.json`.
 //! - [`contents`]: internal `.ckan` files, `install_size`, localizations, `swinfo.json` lookup.
+//! - [`fuzzing`]: the fuzz entry point of the `.version` and `swinfo.json` readers.
 //!
 //! The functions below tie these to an inflation: [`download`] and [`open`] fetch a module's
 //! download once per inflation (through [`Context::download`]) and open it once, whatever
@@ -20,6 +21,8 @@
 
 pub mod avc;
 pub mod contents;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod install;
 pub mod lenient_json;
 pub mod sniff;

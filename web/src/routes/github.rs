@@ -15,11 +15,14 @@
 //!   and commit checks; then one `mirror` job on `mirroring` per `.ckan` added or modified.
 //!
 //! Bodies are accepted as `application/json` or as GitHub's form encoding (`payload=`).
+//! A correctly signed payload is accepted once per `web.github_replay_window_secs`: a replay
+//! of it gets 409 naming the delivery (see `mark_delivery`).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use tracing::warn;
 
 use crate::auth;
 use crate::error::WebError;
@@ -39,7 +42,7 @@ pub(crate) const INFLATING_ACTIONS: [&str; 2] = ["published", "released"];
 const IDENTIFIER_REQUIRED: &str = "Param \"identifier\" is required, e.g. http://netkan.ksp-ckan.space/gh/release?identifier=AwesomeMod";
 
 #[derive(Deserialize)]
-struct PushEvent {
+pub(crate) struct PushEvent {
     #[serde(rename = "ref", default)]
     git_ref: Option<String>,
     #[serde(default)]
@@ -79,38 +82,159 @@ struct Commit {
 }
 
 #[derive(Deserialize)]
-struct ReleaseEvent {
+pub(crate) struct ReleaseEvent {
     #[serde(default)]
     action: Option<String>,
 }
 
-/// What is left of a verified GitHub request: its body parsed, or `None` for a ping.
+/// A verified GitHub request: its body parsed (`None` for a ping), and the replay mark set
+/// for it, to be taken back if the request then fails.
+struct Verified<T> {
+    event: Option<T>,
+    delivery: Option<Delivery>,
+}
+
+/// The replay mark of one payload (`Keys::github_delivery`).
+struct Delivery {
+    key: String,
+}
+
+impl Delivery {
+    /// Removes the mark, so that GitHub's redelivery of a request that failed is accepted.
+    async fn forget(self, state: &AppState) {
+        if let Ok(mut conn) = state.conn().await {
+            let removed: Result<(), _> = redis::cmd("DEL")
+                .arg(&self.key)
+                .query_async(&mut *conn)
+                .await;
+            if let Err(e) = removed {
+                warn!(error = %e, "could not remove the replay mark of a failed github delivery");
+            }
+        }
+    }
+}
+
+/// Runs `enqueue` for a verified request; when it fails, the replay mark is removed first.
+async fn enqueue_verified(
+    state: &AppState,
+    delivery: Option<Delivery>,
+    jobs: &[netkan_common::NewJob],
+) -> Result<Vec<netkan_common::JobId>, WebError> {
+    match requests::enqueue(state, jobs).await {
+        Ok(ids) => Ok(ids),
+        Err(e) => {
+            if let Some(d) = delivery {
+                d.forget(state).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Reads, verifies and parses a GitHub request, and refuses a replay of a payload already
+/// received (409 naming the delivery).
 async fn verified<T: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> Result<Option<T>, WebError> {
+) -> Result<Verified<T>, WebError> {
     let body = request::read_body(req, payload, state.web.max_body_bytes).await?;
     auth::verify_github(req, &body, &state.web.github_secret)?;
+    let delivery = mark_delivery(req, &body, state).await?;
     let event = req
         .headers()
         .get("x-github-event")
         .and_then(|v| v.to_str().ok());
     if event == Some("ping") {
+        return Ok(Verified {
+            event: None,
+            delivery,
+        });
+    }
+    let parsed = parse_payload(request::content_type(req), &body);
+    match parsed {
+        Ok(event) => Ok(Verified {
+            event: Some(event),
+            delivery,
+        }),
+        Err(e) => {
+            if let Some(d) = delivery {
+                d.forget(state).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Marks the payload as received (`SET NX EX`), or refuses it as a replay (409). Runs after
+/// the signature check, so only GitHub's own payloads ever create a mark.
+async fn mark_delivery(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &AppState,
+) -> Result<Option<Delivery>, WebError> {
+    let window = state.web.github_replay_window_secs;
+    if window == 0 {
         return Ok(None);
     }
-    let form_encoded = req
+    let delivery_id: String = req
         .headers()
-        .get(header::CONTENT_TYPE)
+        .get("x-github-delivery")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        .map(|v| v.trim().chars().take(100).collect())
+        .filter(|v: &String| !v.is_empty())
+        .unwrap_or_else(|| "(none)".into());
+    // The route and query are part of what is received: one repository's release may be
+    // sent, with the same body, to two webhooks (`?identifier=A`, `?identifier=B`).
+    let digest: String = Sha256::new()
+        .chain_update(req.path())
+        .chain_update(b"?")
+        .chain_update(req.query_string())
+        .chain_update(b"\0")
+        .chain_update(body)
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let key = state.jq.keys().github_delivery(&digest);
+    let mut conn = state.conn().await?;
+    let (set, first): (Option<String>, Option<String>) = redis::pipe()
+        .cmd("SET")
+        .arg(&key)
+        .arg(&delivery_id)
+        .arg("NX")
+        .arg("EX")
+        .arg(window)
+        .cmd("GET")
+        .arg(&key)
+        .query_async(&mut *conn)
+        .await
+        .map_err(WebError::from_redis)?;
+    if set.is_some() {
+        return Ok(Some(Delivery { key }));
+    }
+    let first = first.unwrap_or_else(|| "(unknown)".into());
+    warn!(delivery = %delivery_id, first = %first, "github webhook refused: replayed payload");
+    Err(WebError::Conflict(format!(
+        "Replayed GitHub delivery {delivery_id}: this payload was already received (as delivery {first})"
+    )))
+}
+
+/// Parses a verified body: GitHub's form encoding (`payload=<json>`) when the `Content-Type`
+/// says so, else JSON.
+pub(crate) fn parse_payload<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<T, WebError> {
+    let form_encoded =
+        content_type.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     if form_encoded {
-        let form = request::parse_form(req, &body)?;
+        let form = request::parse_form_of_type(content_type, body)?;
         let payload = request::form_value(&form, "payload")
             .ok_or_else(|| WebError::BadRequest("The form has no payload field".into()))?;
-        return request::parse_json(payload.as_bytes()).map(Some);
+        return request::parse_json(payload.as_bytes());
     }
-    request::parse_json(&body).map(Some)
+    request::parse_json(body)
 }
 
 fn pong() -> HttpResponse {
@@ -147,22 +271,16 @@ fn accepted_commits(event: &PushEvent, branch: &str) -> Result<(), &'static str>
     }
 }
 
-/// A push to NetKAN: one `push` job (204, or 202 with JSON, its id in `X-Netkan-Job-Id`).
-pub(crate) async fn receive_push(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, WebError> {
-    let game = request::game_of(&req)?;
-    let Some(mut event) = verified::<PushEvent>(&req, payload, &state).await? else {
-        return Ok(pong());
-    };
-    if let Err(message) = accepted_commits(&event, &state.web.netkan_branch) {
-        return Ok(ignored(message));
-    }
+/// The push job's request for a push event to `branch`; `Err` holds the 200 answer of an
+/// ignored push.
+pub(crate) fn push_request(
+    mut event: PushEvent,
+    branch: &str,
+) -> Result<PushRequest, &'static str> {
+    accepted_commits(&event, branch)?;
     let commits = event.commits.take().unwrap_or_default();
     let repository = event.repository.take();
-    let push = PushRequest {
+    Ok(PushRequest {
         repo: repository
             .and_then(|r| r.clone_url.or(r.full_name))
             .unwrap_or_default(),
@@ -172,8 +290,65 @@ pub(crate) async fn receive_push(
         pusher: event.pusher.and_then(|p| p.name).unwrap_or_default(),
         source: "github".into(),
         files: Some(changed_files(&commits)),
+    })
+}
+
+/// The `.ckan` files a CKAN-meta push to `branch` added or modified, each once; `Err` holds
+/// the 200 answer of an ignored push.
+pub(crate) fn mirrored_paths(
+    mut event: PushEvent,
+    branch: &str,
+) -> Result<Vec<String>, &'static str> {
+    accepted_commits(&event, branch)?;
+    let files = changed_files(&event.commits.take().unwrap_or_default());
+    let mut paths: Vec<String> = Vec::new();
+    for f in files.added.into_iter().chain(files.modified) {
+        if f.ends_with(".ckan") && !paths.contains(&f) {
+            paths.push(f);
+        }
+    }
+    Ok(paths)
+}
+
+/// The `?identifier=` of a release webhook, checked: 400 when missing (the reference's
+/// text) or malformed.
+pub(crate) fn release_identifier(query: &str) -> Result<String, WebError> {
+    let identifier = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "identifier")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| WebError::BadRequest(IDENTIFIER_REQUIRED.into()))?;
+    requests::check_identifier(&identifier)?;
+    Ok(identifier)
+}
+
+/// `Ok` when a release event's action inflates; `Err` holds the 200 answer's message.
+pub(crate) fn release_inflates(event: &ReleaseEvent) -> Result<(), String> {
+    let action = event.action.as_deref().unwrap_or_default();
+    if INFLATING_ACTIONS.contains(&action) {
+        Ok(())
+    } else {
+        let shown: String = action.chars().take(64).collect();
+        Err(format!("Ignored action {shown}"))
+    }
+}
+
+/// A push to NetKAN: one `push` job (204, or 202 with JSON, its id in `X-Netkan-Job-Id`).
+pub(crate) async fn receive_push(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let game = request::game_of(&req)?;
+    let Verified { event, delivery } = verified::<PushEvent>(&req, payload, &state).await?;
+    let Some(event) = event else {
+        return Ok(pong());
     };
-    let ids = requests::enqueue(&state, &[requests::push_job(&game, &push)]).await?;
+    let push = match push_request(event, &state.web.netkan_branch) {
+        Ok(push) => push,
+        Err(message) => return Ok(ignored(message)),
+    };
+    let ids = enqueue_verified(&state, delivery, &[requests::push_job(&game, &push)]).await?;
     Ok(enqueued(&req, &state, &ids))
 }
 
@@ -186,23 +361,25 @@ pub(crate) async fn receive_release(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let game = request::game_of(&req)?;
-    let Some(event) = verified::<ReleaseEvent>(&req, payload, &state).await? else {
+    let Verified { event, delivery } = verified::<ReleaseEvent>(&req, payload, &state).await?;
+    let Some(event) = event else {
         return Ok(pong());
     };
-    let identifier = form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "identifier")
-        .map(|(_, v)| v.into_owned())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| WebError::BadRequest(IDENTIFIER_REQUIRED.into()))?;
-    requests::check_identifier(&identifier)?;
-    let action = event.action.unwrap_or_default();
-    if !INFLATING_ACTIONS.contains(&action.as_str()) {
-        let shown: String = action.chars().take(64).collect();
-        return Ok(ignored(&format!("Ignored action {shown}")));
+    let identifier = match release_identifier(req.query_string()) {
+        Ok(id) => id,
+        Err(e) => {
+            if let Some(d) = delivery {
+                d.forget(&state).await;
+            }
+            return Err(e);
+        }
+    };
+    if let Err(message) = release_inflates(&event) {
+        return Ok(ignored(&message));
     }
     let job = requests::inflate_request_job(&game, std::slice::from_ref(&identifier))
         .with_dedup_key(format!("{game}/release/{identifier}"));
-    let ids = requests::enqueue(&state, &[job]).await?;
+    let ids = enqueue_verified(&state, delivery, &[job]).await?;
     Ok(enqueued(&req, &state, &ids))
 }
 
@@ -214,24 +391,19 @@ pub(crate) async fn receive_mirror_push(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let game = request::game_of(&req)?;
-    let Some(mut event) = verified::<PushEvent>(&req, payload, &state).await? else {
+    let Verified { event, delivery } = verified::<PushEvent>(&req, payload, &state).await?;
+    let Some(event) = event else {
         return Ok(pong());
     };
-    if let Err(message) = accepted_commits(&event, &state.web.ckanmeta_branch) {
-        return Ok(ignored(message));
-    }
-    let files = changed_files(&event.commits.take().unwrap_or_default());
-    let mut paths: Vec<&String> = Vec::new();
-    for f in files.added.iter().chain(&files.modified) {
-        if f.ends_with(".ckan") && !paths.contains(&f) {
-            paths.push(f);
-        }
-    }
+    let paths = match mirrored_paths(event, &state.web.ckanmeta_branch) {
+        Ok(paths) => paths,
+        Err(message) => return Ok(ignored(message)),
+    };
     let jobs: Vec<_> = paths
         .iter()
         .map(|p| requests::mirror_job(&game, p))
         .collect();
-    let ids = requests::enqueue(&state, &jobs).await?;
+    let ids = enqueue_verified(&state, delivery, &jobs).await?;
     Ok(enqueued(&req, &state, &ids))
 }
 

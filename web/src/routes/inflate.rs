@@ -23,6 +23,22 @@ struct InflateBody {
     identifiers: Option<Vec<String>>,
 }
 
+/// The identifiers of an `/inflate` body; 400 if the list is missing, empty, or holds a bad
+/// name (named in the message).
+pub(crate) fn inflate_identifiers(body: &[u8]) -> Result<Vec<String>, WebError> {
+    let value: serde_json::Value = request::parse_json(body)?;
+    // A JSON value that is not an object, or whose list is not strings, lacks the list.
+    let identifiers = serde_json::from_value::<InflateBody>(value)
+        .ok()
+        .and_then(|b| b.identifiers)
+        .filter(|ids| !ids.is_empty())
+        .ok_or_else(|| WebError::BadRequest(IDENTIFIERS_REQUIRED.into()))?;
+    for id in &identifiers {
+        requests::check_identifier(id)?;
+    }
+    Ok(identifiers)
+}
+
 /// Enqueues one `inflate-request` for the listed identifiers: 204 (or 202 with JSON), the
 /// job's id in `X-Netkan-Job-Id`; 400 if the list is missing, empty, or holds a bad name.
 pub(crate) async fn enqueue_inflation(
@@ -33,16 +49,7 @@ pub(crate) async fn enqueue_inflation(
     auth::check_webhook_access(&req, &state)?;
     let game = request::game_of(&req)?;
     let body = request::read_body(&req, payload, state.web.max_body_bytes).await?;
-    let value: serde_json::Value = request::parse_json(&body)?;
-    // A JSON value that is not an object, or whose list is not strings, lacks the list.
-    let identifiers = serde_json::from_value::<InflateBody>(value)
-        .ok()
-        .and_then(|b| b.identifiers)
-        .filter(|ids| !ids.is_empty())
-        .ok_or_else(|| WebError::BadRequest(IDENTIFIERS_REQUIRED.into()))?;
-    for id in &identifiers {
-        requests::check_identifier(id)?;
-    }
+    let identifiers = inflate_identifiers(&body)?;
     let ids = requests::enqueue(
         &state,
         &[requests::inflate_request_job(&game, &identifiers)],

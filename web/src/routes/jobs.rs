@@ -130,6 +130,30 @@ pub(crate) struct JobQuery {
     limit: Option<usize>,
 }
 
+impl JobQuery {
+    /// The lines the query asks for; 400 naming a bad `level`, `since`, `order` or `limit`.
+    pub(crate) fn to_log_query(&self) -> Result<LogQuery, WebError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LINES);
+        if limit > MAX_LINES {
+            return Err(WebError::BadRequest(format!(
+                "limit {limit} is too large: at most {MAX_LINES}"
+            )));
+        }
+        Ok(LogQuery {
+            after: self.after,
+            since: self.since.as_deref().map(parse_time).transpose()?,
+            level: parse_level(self.level.as_deref())?,
+            order: self
+                .order
+                .as_deref()
+                .map(str::parse::<Order>)
+                .transpose()?
+                .unwrap_or_default(),
+            limit: Some(limit),
+        })
+    }
+}
+
 /// Parses `level=` (empty means none).
 pub(super) fn parse_level(level: Option<&str>) -> Result<Option<Level>, WebError> {
     match level.map(str::trim).filter(|l| !l.is_empty()) {
@@ -139,9 +163,11 @@ pub(super) fn parse_level(level: Option<&str>) -> Result<Option<Level>, WebError
 }
 
 /// Parses a job id from a path; anything else is a 404, as no such job exists.
-pub(super) fn parse_id(raw: &str) -> Result<JobId, WebError> {
-    raw.parse()
-        .map_err(|_| WebError::NotFound(format!("No job {raw:?}: job ids are UUIDs")))
+pub(crate) fn parse_id(raw: &str) -> Result<JobId, WebError> {
+    raw.parse().map_err(|_| {
+        let shown: String = raw.chars().take(100).collect();
+        WebError::NotFound(format!("No job {shown:?}: job ids are UUIDs"))
+    })
 }
 
 /// 404 for a job that does not exist (or whose record has expired).
@@ -214,24 +240,8 @@ pub(crate) async fn show_job(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let id = parse_id(&path)?;
-    let limit = query.limit.unwrap_or(DEFAULT_LINES);
-    if limit > MAX_LINES {
-        return Err(WebError::BadRequest(format!(
-            "limit {limit} is too large: at most {MAX_LINES}"
-        )));
-    }
-    let log_query = LogQuery {
-        after: query.after,
-        since: query.since.as_deref().map(parse_time).transpose()?,
-        level: parse_level(query.level.as_deref())?,
-        order: query
-            .order
-            .as_deref()
-            .map(str::parse::<Order>)
-            .transpose()?
-            .unwrap_or_default(),
-        limit: Some(limit),
-    };
+    let log_query = query.to_log_query()?;
+    let limit = log_query.limit.unwrap_or(DEFAULT_LINES);
     let pooled = state.conn().await?;
     let (mut a, mut b) = (shared(&pooled), shared(&pooled));
     let read_logs = async {
@@ -261,25 +271,33 @@ pub(crate) struct ListQuery {
     limit: Option<usize>,
 }
 
+impl ListQuery {
+    /// The `state=` asked for (empty means any); 400 naming a bad one.
+    pub(crate) fn wanted_state(&self) -> Result<Option<JobState>, WebError> {
+        match self
+            .state
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => Ok(None),
+            Some(s) => JobState::parse(s).map(Some).ok_or_else(|| {
+                let shown: String = s.chars().take(64).collect();
+                WebError::BadRequest(format!(
+                    "invalid state {shown:?}: expected queued, running, succeeded, failed or dead"
+                ))
+            }),
+        }
+    }
+}
+
 /// `GET /api/v1/jobs`: recent jobs, without children or logs.
 pub(crate) async fn list_jobs(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let limit = query.limit.unwrap_or(DEFAULT_JOBS).min(MAX_JOBS);
-    let wanted = match query
-        .state
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        None => None,
-        Some(s) => Some(JobState::parse(s).ok_or_else(|| {
-            WebError::BadRequest(format!(
-                "invalid state {s:?}: expected queued, running, succeeded, failed or dead"
-            ))
-        })?),
-    };
+    let wanted = query.wanted_state()?;
     let kind = query.kind.as_deref().filter(|k| !k.is_empty());
     let jq = &state.jq;
     let pooled = state.conn().await?;

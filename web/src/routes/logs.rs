@@ -37,6 +37,13 @@ pub(crate) struct PageQuery {
     level: Option<String>,
 }
 
+impl PageQuery {
+    /// The level preselected (default: all); 400 naming a bad one.
+    pub(crate) fn level(&self) -> Result<Level, WebError> {
+        Ok(parse_level(self.level.as_deref())?.unwrap_or(Level::Debug))
+    }
+}
+
 /// `GET /logs/<uuid>`.
 pub(crate) async fn show_log(
     path: web::Path<String>,
@@ -44,7 +51,7 @@ pub(crate) async fn show_log(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let id = parse_id(&path)?;
-    let level = parse_level(query.level.as_deref())?.unwrap_or(Level::Debug);
+    let level = query.level()?;
     let pooled = state.conn().await?;
     let (mut a, mut b) = (shared(&pooled), shared(&pooled));
     let all = LogQuery::default();
@@ -59,8 +66,9 @@ pub(crate) async fn show_log(
         .unwrap_or_default();
     // SpaceDock add requests carry authors' e-mail addresses: not for a public page.
     let body = (job.kind != requests::ADD && !job.body.is_empty()).then(|| {
-        let mut shown: String = job.body.chars().take(MAX_BODY_SHOWN).collect();
-        if shown.len() < job.body.len() {
+        let mut shown =
+            views::visible_controls(&job.body.chars().take(MAX_BODY_SHOWN).collect::<String>());
+        if job.body.chars().nth(MAX_BODY_SHOWN).is_some() {
             shown.push_str("\n… (cut)");
         }
         shown
@@ -92,6 +100,13 @@ pub(crate) struct StreamQuery {
     level: Option<String>,
 }
 
+impl StreamQuery {
+    /// The lowest level streamed (default: all); 400 naming a bad one.
+    pub(crate) fn level(&self) -> Result<Option<Level>, WebError> {
+        parse_level(self.level.as_deref())
+    }
+}
+
 /// `GET /logs/<uuid>/events`.
 pub(crate) async fn stream_log(
     req: HttpRequest,
@@ -100,7 +115,7 @@ pub(crate) async fn stream_log(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let id = parse_id(&path)?;
-    let level = parse_level(query.level.as_deref())?;
+    let level = query.level()?;
     // A reconnecting EventSource says where it was; that wins over the page's cursor.
     let after = req
         .headers()

@@ -18,13 +18,13 @@
 
 mod assets;
 mod files;
-mod github;
+pub(crate) mod github;
 mod health;
-mod inflate;
-mod jobs;
-mod logs;
+pub(crate) mod inflate;
+pub(crate) mod jobs;
+pub(crate) mod logs;
 mod queues;
-mod spacedock;
+pub(crate) mod spacedock;
 mod status;
 
 use actix_web::{HttpResponse, web};

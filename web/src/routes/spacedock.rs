@@ -35,7 +35,15 @@ pub(crate) async fn enqueue_spacedock_event(
     let game = request::game_of(&req)?;
     let body = request::read_body(&req, payload, state.web.max_body_bytes).await?;
     let form = request::parse_form(&req, &body)?;
-    let mod_id = form_value(&form, "mod_id")
+    let (mod_id, event_type) = spacedock_event(&form)?;
+    let job = requests::spacedock_event_job(&game, mod_id, event_type);
+    let ids = requests::enqueue(&state, &[job]).await?;
+    Ok(enqueued(&req, &state, &ids))
+}
+
+/// The `mod_id` and `event_type` of a SpaceDock event form; 400 naming a bad one.
+pub(crate) fn spacedock_event(form: &[(String, String)]) -> Result<(&str, &str), WebError> {
+    let mod_id = form_value(form, "mod_id")
         .map(str::trim)
         .filter(|m| !m.is_empty())
         .ok_or_else(|| WebError::BadRequest("A mod_id is required".into()))?;
@@ -45,16 +53,14 @@ pub(crate) async fn enqueue_spacedock_event(
             mod_id.chars().take(40).collect::<String>()
         )));
     }
-    let event_type = form_value(&form, "event_type")
+    let event_type = form_value(form, "event_type")
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .unwrap_or("update");
     if event_type.len() > 64 {
         return Err(WebError::BadRequest("Invalid event_type: too long".into()));
     }
-    let job = requests::spacedock_event_job(&game, mod_id, event_type);
-    let ids = requests::enqueue(&state, &[job]).await?;
-    Ok(enqueued(&req, &state, &ids))
+    Ok((mod_id, event_type))
 }
 
 /// Enqueues an `add` request with the form as the reference encoded it: 204 (or 202 with

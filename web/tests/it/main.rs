@@ -3,9 +3,11 @@
 //! (`Worker`): the web must not depend on the worker crate.
 #![allow(clippy::unwrap_used)] // Test helpers fail loudly by design.
 
+mod adversarial;
 mod api;
 mod browser;
 mod files;
+mod fuzz_smoke;
 mod github;
 mod health;
 mod inflate;

@@ -84,6 +84,7 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                     let env = push::PushEnv {
                         data_dir: all.data_dir.clone(),
                         games: all.games.clone(),
+                        max_netkan_bytes: all.worker.max_netkan_bytes,
                     };
                     push::register(&mut registry, Arc::new(env));
                     vec![QueueName::push()]

@@ -31,6 +31,16 @@ pub struct PushEnv {
     pub data_dir: PathBuf,
     /// Repositories per game.
     pub games: BTreeMap<String, GameSettings>,
+    /// Largest `.netkan` read (`worker.max_netkan_bytes`).
+    pub max_netkan_bytes: u64,
+}
+
+/// A file that could not be read, as the push job's log says it.
+fn unreadable(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<crate::git::TooLarge>() {
+        Some(too_large) => format!("{too_large} (worker.max_netkan_bytes)"),
+        None => format!("{e:#}"),
+    }
 }
 
 impl PushEnv {
@@ -94,6 +104,7 @@ async fn run_push(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
     ));
     let dir = clone_dir(&env.data_dir, game.as_str(), "NetKAN");
     let (old, new) = (req.old.clone(), req.new.clone());
+    let max_bytes = env.max_netkan_bytes;
     let (changes, files) = blocking(move || {
         let clone = WorkingClone::open_or_clone(&remote, &dir)?;
         clone.fetch()?;
@@ -107,8 +118,8 @@ async fn run_push(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
             };
             if path.ends_with(".netkan") || path.ends_with(".frozen") {
                 let text = clone
-                    .read_file(commit, path)
-                    .map_err(|e| format!("{e:#}"))
+                    .read_file(commit, path, max_bytes)
+                    .map_err(|e| unreadable(&e))
                     .and_then(|t| t.ok_or_else(|| "missing from the pushed commit".to_owned()));
                 files.push(Candidate {
                     path: path.clone(),
@@ -143,6 +154,7 @@ async fn run_inflate_request(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
     let remote = env.netkan_remote(&game)?;
     let dir = clone_dir(&env.data_dir, game.as_str(), "NetKAN");
     let ids = req.identifiers.clone();
+    let max_bytes = env.max_netkan_bytes;
     let files = blocking(move || {
         let clone = WorkingClone::open_or_clone(&remote, &dir)?;
         let branch = clone.fetch()?;
@@ -152,8 +164,8 @@ async fn run_inflate_request(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
             let path = format!("{NETKAN_DIR}/{id}.netkan");
             let text = if netkan_common::ckan::module::is_valid_identifier(id) {
                 clone
-                    .read_file(head, &path)
-                    .map_err(|e| format!("{e:#}"))
+                    .read_file(head, &path, max_bytes)
+                    .map_err(|e| unreadable(&e))
                     .and_then(|t| t.ok_or_else(|| format!("no such file on {branch}")))
             } else {
                 Err("not a valid identifier".to_owned())
@@ -180,6 +192,7 @@ async fn run_spacedock_event(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
     let dir = clone_dir(&env.data_dir, game.as_str(), "NetKAN");
     let kref = format!("#/ckan/spacedock/{}", ev.mod_id);
     let mod_id = ev.mod_id.clone();
+    let max_bytes = env.max_netkan_bytes;
     let files = blocking(move || {
         let clone = WorkingClone::open_or_clone(&remote, &dir)?;
         let branch = clone.fetch()?;
@@ -190,7 +203,10 @@ async fn run_spacedock_event(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
                 continue;
             }
             let path = format!("{NETKAN_DIR}/{name}");
-            let Some(text) = clone.read_file(head, &path)? else { continue };
+            // Unreadable files are skipped here: they cannot name this mod.
+            let Ok(Some(text)) = clone.read_file(head, &path, max_bytes) else {
+                continue;
+            };
             // A cheap text test first; the parse below confirms the kref.
             if !text.contains(&format!("spacedock/{mod_id}")) {
                 continue;
