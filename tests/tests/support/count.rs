@@ -147,13 +147,27 @@ impl Tally {
 
         for lost in &t.lost {
             let name = lost.split(' ').next().unwrap_or_default();
+            let commits = git(
+                &p.ckanmeta,
+                &[
+                    "log",
+                    "--format=%h %s %(trailers:key=Job-Id,valueonly,separator=%x2C)",
+                    "main",
+                    "--",
+                    name,
+                ],
+            );
+            t.lost_jobs.push(format!(
+                "{name} commits: {}",
+                commits.trim().replace('\n', " | ")
+            ));
             for id in by_module.get(name).into_iter().flatten() {
                 let rec = jq.job(&mut conn, id).await.unwrap().unwrap();
                 let lines = jq.logs(&mut conn, id, &Default::default()).await.unwrap();
                 let tail: Vec<String> = lines
                     .iter()
                     .rev()
-                    .take(4)
+                    .take(60)
                     .rev()
                     .map(|l| format!("{} {}", l.level, l.message))
                     .collect();

@@ -372,14 +372,20 @@ async fn run(ctx: JobContext, env: Arc<IndexEnv>) -> JobResult {
         )
     );
     record_status(&ctx, &env, &msg, ckan.as_ref(), indexed).await?;
-    // Unpushed: the job that wrote these bytes may have died before queueing its mirror job.
-    if let (
+    // A job run again may have committed and pushed these bytes in an attempt killed before
+    // it queued the mirror job, and its own commit may be past the search horizon by now (or
+    // its bytes pushed by another job's push): a replay that finds them unchanged queues the
+    // mirror job too (de-duplicated, and harmless when the file is mirrored already). So does
+    // one that found unpushed commits: the job that wrote these bytes may have died.
+    let replayed = ctx.job().attempt > 1;
+    let mirror_it = match &step {
         Some(
             Step::Committed { .. } | Step::CommittedBefore { .. } | Step::UnchangedUnpushed { .. },
-        ),
-        Some(path),
-    ) = (&step, msg.path())
-    {
+        ) => true,
+        Some(Step::Unchanged) => replayed,
+        _ => false,
+    };
+    if let (true, Some(path)) = (mirror_it, msg.path()) {
         let mirror = NewJob::new(MIRROR_KIND, QueueName::mirroring())
             .with_game(msg.game.clone())
             .with_attr("GameId", msg.game.as_str())
