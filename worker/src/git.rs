@@ -46,6 +46,7 @@ impl WorkingClone {
     pub fn open_or_clone(remote: &str, dir: &Path) -> anyhow::Result<Self> {
         let lock = lock_dir(dir)
             .with_context(|| format!("locking the working clone {}", dir.display()))?;
+        warn_removed(clear_stale_locks(dir)?);
         let repo = if dir.join(".git").exists() || dir.join("HEAD").exists() {
             Repository::open(dir)
                 .with_context(|| format!("opening the working clone {}", dir.display()))?
@@ -268,10 +269,60 @@ pub fn lock_dir(dir: &Path) -> std::io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// Removes git's lock files (`HEAD.lock`, `index.lock`, `refs/heads/main.lock`, ...) left in
+/// the repository at `git_dir` by a process killed in the middle of a git operation: libgit2
+/// refuses to touch a ref or an index whose lock file exists, so one SIGKILL would fail
+/// every later job on the clone. Only call it while holding the clone's own lock
+/// ([`lock_dir`], or an indexer's clone slot): then no one else can be using the repository
+/// and every lock file in it is stale.
+///
+/// # Errors
+/// If a directory cannot be read or a lock file cannot be removed.
+pub fn clear_stale_locks(git_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let locks = lock_files(git_dir)?;
+    for lock in &locks {
+        std::fs::remove_file(lock)?;
+    }
+    Ok(locks)
+}
+
+/// Git's lock files in the repository at `git_dir` (outside `objects/`, which has none).
+fn lock_files(git_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![git_dir.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                if path != git_dir.join("objects") {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "lock") {
+                found.push(path);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Says which stale lock files [`clear_stale_locks`] removed.
+pub fn warn_removed(removed: Vec<PathBuf>) {
+    for path in removed {
+        tracing::warn!(path = %path.display(), "removed a stale git lock file (a process was killed mid-operation)");
+    }
+}
+
 /// A checked-out working tree of `remote`'s default branch at `dir`, brought up to date (for
 /// reading files, such as CKAN-meta's `.ckan` files); cloned on first use. The caller holds
 /// [`lock_dir`] of `dir` until it has read what it needs.
 pub fn checkout(remote: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+    warn_removed(clear_stale_locks(&dir.join(".git"))?);
     let repo = if dir.join(".git").exists() {
         Repository::open(dir).with_context(|| format!("opening {}", dir.display()))?
     } else {
@@ -445,6 +496,9 @@ pub enum Pulled {
     /// same file written by another indexer): our branch was reset to the remote's, so no
     /// duplicate commit is pushed.
     AlreadyUpstream,
+    /// Both had new commits: ours were replayed on top of the remote's
+    /// ([`WorkTree::pull_replaying`]); the new tip.
+    Replayed(Oid),
 }
 
 /// A checked-out working clone that commits, pulls and pushes (git2, blocking: call from
@@ -955,6 +1009,118 @@ impl WorkTree {
         self.merge_remote(branch, favor, committer)
     }
 
+    /// The indexer's pull: fetches `branch`, then replays our commits that the remote lacks
+    /// on top of the remote's, file by file (our version of a file wins, as with `-X ours`),
+    /// dropping each commit whose files the remote already has. A merge would keep such a
+    /// commit: when another indexer, whose clone had not seen a first commit of a `.ckan`
+    /// yet, committed the same file (a job run again after its worker was killed), CKAN-meta
+    /// would get the same `.ckan` in two commits. Merge commits of earlier pulls are not
+    /// replayed (what they brought is the remote's). Fast-forwards and up-to-date branches
+    /// are as with [`WorkTree::pull`].
+    pub fn pull_replaying(
+        &mut self,
+        branch: &str,
+        committer: &Identity,
+    ) -> Result<Pulled, GitError> {
+        self.fetch_branch(branch)?;
+        let (Some(theirs), Some(ours)) = (self.remote_tip(branch), self.branch_tip(branch)) else {
+            return self.merge_remote(branch, Favor::Ours, committer);
+        };
+        let descends = |a: Oid, b: Oid| self.repo.graph_descendant_of(a, b).unwrap_or(false);
+        if ours == theirs || descends(ours, theirs) || descends(theirs, ours) {
+            return self.merge_remote(branch, Favor::Ours, committer);
+        }
+        let mut walk = self.repo.revwalk().ctx(|| "walking history".into())?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+            .ctx(|| "walking history".into())?;
+        walk.push(ours).ctx(|| "walking history".into())?;
+        walk.hide(theirs).ctx(|| "walking history".into())?;
+        let ours_oldest_first: Vec<Oid> = walk
+            .map(|r| r.ctx(|| "walking history".into()))
+            .collect::<Result<_, _>>()?;
+        let committer_sig = committer.signature()?;
+        let mut tip = theirs;
+        let mut replayed = 0;
+        for oid in ours_oldest_first {
+            let commit = self
+                .repo
+                .find_commit(oid)
+                .ctx(|| format!("reading {oid}"))?;
+            if commit.parent_count() != 1 {
+                continue;
+            }
+            let parent_tree = commit
+                .parent(0)
+                .and_then(|p| p.tree())
+                .ctx(|| format!("reading the parent of {oid}"))?;
+            let tree = commit.tree().ctx(|| format!("reading {oid}"))?;
+            let diff = self
+                .repo
+                .diff_tree_to_tree(Some(&parent_tree), Some(&tree), None)
+                .ctx(|| format!("diffing {oid}"))?;
+            let base = self
+                .repo
+                .find_commit(tip)
+                .ctx(|| "reading the replayed tip".into())?;
+            let mut root = Some(base.tree_id());
+            for delta in diff.deltas() {
+                let file = if delta.status() == Delta::Deleted {
+                    delta.old_file()
+                } else {
+                    delta.new_file()
+                };
+                let path = file.path().and_then(|p| p.to_str()).unwrap_or_default();
+                let parts: Vec<&str> = checked_path(path)?
+                    .components()
+                    .map(|c| c.as_os_str().to_str())
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| GitError::BadPath(path.to_owned()))?;
+                let blob = (delta.status() != Delta::Deleted).then(|| file.id());
+                root = self.replace_in_tree(root, &parts, blob)?;
+            }
+            let root = match root {
+                Some(t) => t,
+                None => self
+                    .repo
+                    .treebuilder(None)
+                    .and_then(|b| b.write())
+                    .ctx(|| "writing an empty tree".into())?,
+            };
+            if root == base.tree_id() {
+                continue; // the remote has these files already
+            }
+            let new_tree = self
+                .repo
+                .find_tree(root)
+                .ctx(|| "reading the replayed tree".into())?;
+            let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
+            tip = self
+                .repo
+                .commit(
+                    None,
+                    &commit.author(),
+                    &committer_sig,
+                    &message,
+                    &new_tree,
+                    &[&base],
+                )
+                .ctx(|| format!("replaying {oid}"))?;
+            replayed += 1;
+        }
+        let local = format!("refs/heads/{branch}");
+        self.repo
+            .reference(&local, tip, true, "pull: replayed onto origin")
+            .ctx(|| format!("moving {branch} onto origin/{branch}"))?;
+        if self.current_branch().as_deref() == Some(branch) {
+            self.reset_to_head()?;
+        }
+        Ok(if replayed == 0 {
+            Pulled::AlreadyUpstream
+        } else {
+            Pulled::Replayed(tip)
+        })
+    }
+
     fn fetch_branch(&self, branch: &str) -> Result<(), GitError> {
         let mut remote = self
             .repo
@@ -1083,7 +1249,9 @@ impl WorkTree {
         let mut opts = git2::PushOptions::new();
         opts.remote_callbacks(callbacks);
         let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        let turn = local_remote_turn(&self.remote);
         let pushed = remote.push(&[&spec], Some(&mut opts));
+        drop(turn);
         drop(opts);
         let rejected = |message: String| GitError::Rejected {
             url: self.url.clone(),
@@ -1139,6 +1307,38 @@ impl WorkTree {
         back?;
         Ok(value)
     }
+}
+
+/// For a remote that is a path on this machine, an exclusive lock on its directory, held
+/// while pushing to it. libgit2's local transport moves the remote's ref by force, without
+/// checking that it still points where it did when the push started (its fast-forward check
+/// is made against the refs advertised at connect time): two clones pushing at once, such
+/// as two indexer processes, would silently drop one's commits. Pushers through libgit2 on
+/// this machine take turns instead, so the check is made against the current ref. `None`
+/// for network remotes (the server checks) and for paths that cannot be opened (the push
+/// then fails on its own).
+fn local_remote_turn(remote: &str) -> Option<std::fs::File> {
+    let path = remote.strip_prefix("file://").unwrap_or(remote);
+    if path.contains("://") {
+        return None;
+    }
+    let dir = std::fs::File::open(path).ok()?;
+    dir.lock().ok()?;
+    // A pusher killed mid-push leaves the remote's ref locked for good (the local transport
+    // writes the remote's lock files itself). No pusher of ours can hold one now; git's own
+    // commands hold a ref lock for milliseconds, so one older than that is stale.
+    let stale_after = std::time::Duration::from_secs(2);
+    for lock in lock_files(Path::new(path)).unwrap_or_default() {
+        let old = std::fs::metadata(&lock)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > stale_after);
+        if old && std::fs::remove_file(&lock).is_ok() {
+            tracing::warn!(path = %lock.display(), "removed a stale lock file of the remote (a pusher was killed mid-push)");
+        }
+    }
+    Some(dir)
 }
 
 /// Settles every conflict of a merge on `favor`'s side (its version, or its deletion).

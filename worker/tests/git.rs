@@ -424,3 +424,86 @@ fn jobs_sharing_a_read_clone_take_turns_instead_of_failing_on_git_locks() {
         w.join().unwrap().unwrap();
     }
 }
+
+#[test]
+fn the_indexers_pull_drops_a_commit_the_remote_already_has_and_replays_the_others() {
+    // Clone one commits A (a .ckan) and B; clone two, which never saw A, commits the same
+    // .ckan (a job run again after its worker was killed) and pushes first. A merge would
+    // keep A beside two's commit: the same .ckan twice in the history.
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(dir.path(), "main", &[("a.txt", "a\n")]);
+    let remote = bare.to_str().unwrap();
+    let mut one = WorkTree::open_or_clone_bare(remote, &dir.path().join("one")).unwrap();
+    let two = WorkTree::open_or_clone_bare(remote, &dir.path().join("two")).unwrap();
+    let same: &[(&str, Option<&[u8]>)] = &[("Foo/Foo-1.ckan", Some(b"same\n"))];
+    one.commit_files("main", same, "NetKAN added mod - Foo-1", &bot(), &bot())
+        .unwrap()
+        .unwrap();
+    let other: &[(&str, Option<&[u8]>)] = &[("Bar/Bar-1.ckan", Some(b"bar\n"))];
+    one.commit_files("main", other, "NetKAN added mod - Bar-1", &bot(), &bot())
+        .unwrap()
+        .unwrap();
+    // Another job's commit (its own Job-Id trailer) of the same bytes.
+    two.commit_files(
+        "main",
+        same,
+        "NetKAN added mod - Foo-1\n\nJob-Id: 2",
+        &bot(),
+        &bot(),
+    )
+    .unwrap()
+    .unwrap();
+    two.push("main").unwrap();
+
+    let pulled = one.pull_replaying("main", &bot()).unwrap();
+    assert!(matches!(pulled, Pulled::Replayed(_)), "{pulled:?}");
+    assert_eq!(
+        one.unpushed("main").unwrap().len(),
+        1,
+        "only Bar is left to push"
+    );
+    one.push("main").unwrap();
+    assert_eq!(
+        log(&bare, "main"),
+        vec![
+            "NetKAN added mod - Bar-1",
+            "NetKAN added mod - Foo-1",
+            "Test Data"
+        ]
+    );
+    // Nothing of ours left that the remote lacks: the pull says so and pushes nothing.
+    two.commit_files(
+        "main",
+        other,
+        "NetKAN added mod - Bar-1\n\nJob-Id: 3",
+        &bot(),
+        &bot(),
+    )
+    .unwrap()
+    .unwrap();
+    let mut two = two;
+    assert_eq!(
+        two.pull_replaying("main", &bot()).unwrap(),
+        Pulled::AlreadyUpstream
+    );
+    assert!(two.unpushed("main").unwrap().is_empty());
+}
+
+#[test]
+fn lock_files_left_by_a_killed_process_do_not_block_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = upstream(dir.path(), "main", &[("a.txt", "a\n")]);
+    let remote = bare.to_str().unwrap();
+    let clone = dir.path().join("read");
+    netkan_worker::git::checkout(remote, &clone).unwrap();
+    // What SIGKILL in the middle of a reset and of a ref update leaves behind.
+    std::fs::write(clone.join(".git/index.lock"), b"").unwrap();
+    std::fs::write(clone.join(".git/refs/heads/main.lock"), b"").unwrap();
+    let removed = netkan_worker::git::clear_stale_locks(&clone.join(".git")).unwrap();
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    netkan_worker::git::checkout(remote, &clone).unwrap();
+    // checkout clears them itself (its caller holds the clone's lock).
+    std::fs::write(clone.join(".git/index.lock"), b"").unwrap();
+    netkan_worker::git::checkout(remote, &clone).unwrap();
+    assert!(!clone.join(".git/index.lock").exists());
+}

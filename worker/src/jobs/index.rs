@@ -19,8 +19,13 @@
 //! Idempotence: a replayed job finds its file unchanged and its own commit (by the trailer)
 //! in the recent history, so it commits nothing, pushes what is still unpushed, and reports
 //! the earlier commit. Commits left unpushed by a killed worker are pushed by the next job of
-//! that game in the same clone; commits another indexer already pushed identically are
-//! dropped by the pull (`Pulled::AlreadyUpstream`), not pushed twice.
+//! that game in the same clone; a job that finds its bytes already in the clone while the
+//! clone has unpushed commits pushes them before it succeeds (the bytes may be one of them).
+//! The pull before a push replays our unpushed commits on the remote's branch
+//! (`WorkTree::pull_replaying`), dropping each whose files the remote already has: another
+//! indexer, whose clone had not seen a commit yet, may have committed the same `.ckan`, and
+//! a merge would keep both. Stale git lock files of a killed holder are removed when a
+//! process first takes a clone slot (`git::clear_stale_locks`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -37,7 +42,7 @@ use serde_json::{Map, Value};
 
 use crate::context::{JobContext, JobError, JobResult, Registry};
 use crate::forge::{Forge, Opened, PullRequest};
-use crate::git::{Favor, GitError, Identity, Pulled, WorkTree, job_trailer, message_with_job};
+use crate::git::{GitError, Identity, Pulled, WorkTree, job_trailer, message_with_job};
 use crate::notify::{Notice, Notifier};
 
 /// The role name.
@@ -289,6 +294,10 @@ enum Step {
     Committed { oid: git2::Oid, branch: String },
     /// Committed on the primary branch `branch` by an earlier attempt of this job.
     CommittedBefore { oid: git2::Oid, branch: String },
+    /// Same bytes as in the clone's primary branch `branch`, but the clone has commits the
+    /// remote lacks (one of them may be what wrote these bytes: a job killed before its
+    /// push, or one whose push failed): they are pushed before the job reports success.
+    UnchangedUnpushed { oid: git2::Oid, branch: String },
     /// Committed on the staging branch and pushed (now or by an earlier attempt); `None`:
     /// the branch already had these bytes.
     Staged {
@@ -338,7 +347,12 @@ async fn run(ctx: JobContext, env: Arc<IndexEnv>) -> JobResult {
     } else {
         None
     };
-    if let Some(Step::Committed { oid, .. } | Step::CommittedBefore { oid, .. }) = &step {
+    if let Some(
+        Step::Committed { oid, .. }
+        | Step::CommittedBefore { oid, .. }
+        | Step::UnchangedUnpushed { oid, .. },
+    ) = &step
+    {
         publish(&ctx, &env, &msg, *oid).await?;
     }
     let mut pull_request = None;
@@ -358,9 +372,20 @@ async fn run(ctx: JobContext, env: Arc<IndexEnv>) -> JobResult {
         )
     );
     record_status(&ctx, &env, &msg, ckan.as_ref(), indexed).await?;
-    if let (Some(Step::Committed { .. } | Step::CommittedBefore { .. }), Some(path)) =
-        (&step, msg.path())
-    {
+    // A job run again may have committed and pushed these bytes in an attempt killed before
+    // it queued the mirror job, and its own commit may be past the search horizon by now (or
+    // its bytes pushed by another job's push): a replay that finds them unchanged queues the
+    // mirror job too (de-duplicated, and harmless when the file is mirrored already). So does
+    // one that found unpushed commits: the job that wrote these bytes may have died.
+    let replayed = ctx.job().attempt > 1;
+    let mirror_it = match &step {
+        Some(
+            Step::Committed { .. } | Step::CommittedBefore { .. } | Step::UnchangedUnpushed { .. },
+        ) => true,
+        Some(Step::Unchanged) => replayed,
+        _ => false,
+    };
+    if let (true, Some(path)) = (mirror_it, msg.path()) {
         let mirror = NewJob::new(MIRROR_KIND, QueueName::mirroring())
             .with_game(msg.game.clone())
             .with_attr("GameId", msg.game.as_str())
@@ -386,6 +411,10 @@ async fn run(ctx: JobContext, env: Arc<IndexEnv>) -> JobResult {
             "committed {file} ({}) to {branch} (by an earlier attempt of this job)",
             short(oid)
         )),
+        Some(Step::UnchangedUnpushed { oid, branch }) => ctx.notice(format!(
+            "unchanged {file}; made sure the clone's unpushed commits (up to {}) reached {branch}",
+            short(oid)
+        )),
         Some(Step::Staged { branch, oid: None }) => {
             ctx.notice(format!("unchanged {file} on {branch}"))
         }
@@ -409,6 +438,14 @@ fn short(oid: git2::Oid) -> String {
 /// 30,000-file checkout to keep and no index to rewrite per commit, and nothing a crash
 /// could leave half-written.
 fn open_clone(remote: &str, dir: &Path, checked: &mut bool) -> Result<WorkTree, GitError> {
+    if !*checked {
+        // This process holds the slot's lock: lock files a killed holder left are stale.
+        let removed = crate::git::clear_stale_locks(dir).map_err(|source| GitError::Io {
+            context: format!("removing stale lock files in {}", dir.display()),
+            source,
+        })?;
+        crate::git::warn_removed(removed);
+    }
     let tree = WorkTree::open_or_clone_bare(remote, dir)?;
     let primary = tree.primary().to_owned();
     if !*checked || tree.current_branch().as_deref() != Some(primary.as_str()) {
@@ -477,7 +514,13 @@ async fn commit_step(
                     oid,
                     branch: primary,
                 },
-                None => Step::Unchanged,
+                None => match tree.unpushed(&primary)?.first() {
+                    Some(&oid) => Step::UnchangedUnpushed {
+                        oid,
+                        branch: primary,
+                    },
+                    None => Step::Unchanged,
+                },
             }
         } else if staged {
             ctx2.info(format!("staged result: working on branch {staging}"));
@@ -564,10 +607,10 @@ fn push_primary(
         return Ok(());
     }
     for attempt in 1..=attempts {
-        let pulled = tree.pull(&primary, Favor::Ours, identity)?;
+        let pulled = tree.pull_replaying(&primary, identity)?;
         let unpushed = tree.unpushed(&primary)?.len();
         ctx.info(format!(
-            "pulled {primary} (-X ours): {pulled:?}; {unpushed} commits to push"
+            "pulled {primary} (our commits replayed on it, -X ours): {pulled:?}; {unpushed} commits to push"
         ));
         if unpushed == 0 {
             if pulled == Pulled::AlreadyUpstream {
