@@ -260,6 +260,26 @@ async fn a_newcomers_push_travels_push_inflate_index_mirror_with_netkan_up_alone
         &["clone", "-q", netkan_repo, work.to_str().unwrap()],
     );
 
+    // The scheduler's passes (both are due at a first start-up) inflate every mod; were the
+    // main one to read NetKAN after the push below, its own inflation of 1.1 could reach the
+    // indexer first and the push's index job would find its bytes already committed. Let
+    // them finish first, as a newcomer reading the banner would.
+    let client = reqwest::Client::new();
+    eventually(
+        Duration::from_secs(90),
+        "the start-up scheduler passes",
+        || {
+            let (client, base) = (client.clone(), base.clone());
+            async move {
+                let url = format!("{base}/api/v1/jobs?kind=schedule&state=succeeded");
+                let list: Vec<serde_json::Value> =
+                    client.get(url).send().await.ok()?.json().await.ok()?;
+                (list.len() >= 2).then_some(())
+            }
+        },
+    )
+    .await;
+
     // The newcomer changes the example mod and pushes, as its comment says.
     let file = work.join("NetKAN/ExampleMod.netkan");
     let text = std::fs::read_to_string(&file).unwrap();
@@ -276,7 +296,6 @@ async fn a_newcomers_push_travels_push_inflate_index_mirror_with_netkan_up_alone
     assert!(out.contains(&format!("{base}/logs/{push_id}")), "{out}");
 
     // Its job tree, followed through the job API, ends push → inflate → index → mirror.
-    let client = reqwest::Client::new();
     let tree = eventually(
         Duration::from_secs(90),
         "the push's job tree to finish",

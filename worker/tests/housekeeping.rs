@@ -609,14 +609,10 @@ async fn the_schedule_makes_one_run_per_period_across_two_workers() {
     let runs = eventually(WAIT, "four scheduled cache cleanings", || {
         let (mut c, jq) = (conn.clone(), jq.clone());
         async move {
-            let mut r = jq
+            let r = jq
                 .recent_finished(&mut c, None, Some("clean-cache"), 100)
                 .await
                 .unwrap();
-            // Listing pages through the finished index while jobs finish: the same record
-            // can come twice.
-            r.sort_by_key(|j| j.id.to_string());
-            r.dedup_by_key(|j| j.id);
             (r.len() >= 4).then_some(r)
         }
     })
@@ -624,20 +620,27 @@ async fn the_schedule_makes_one_run_per_period_across_two_workers() {
     w1.stop().await;
     w2.stop().await;
     let mut periods = Vec::new();
+    let mut cleaned_runs = 0;
     for r in &runs {
         assert_eq!(r.state, JobState::Succeeded);
         assert_eq!(r.lane, Lane::Low);
         let lines = log(redis, &jq, r.id).await;
-        // The ticker appends this line right after enqueueing, so a quick worker may have
-        // written its own first.
         let period = lines
             .iter()
             .find(|l| l.starts_with("INFO periodic job clean-cache for the period starting "))
             .unwrap_or_else(|| panic!("{lines:#?}"))
             .clone();
-        assert!(has(&lines, "NOTICE freed 0 bytes (0 files)"), "{lines:#?}");
+        // Periods are a second long here: under load a run may still hold the lock when the
+        // next period's starts, which then skips (one run at a time), saying so.
+        let cleaned = has(&lines, "NOTICE freed 0 bytes (0 files)");
+        assert!(
+            cleaned || has(&lines, "NOTICE skipped: another clean-cache run holds"),
+            "{lines:#?}"
+        );
+        cleaned_runs += usize::from(cleaned);
         periods.push(period);
     }
+    assert!(cleaned_runs >= 1, "no run cleaned anything");
     let n = periods.len();
     periods.sort();
     periods.dedup();
