@@ -26,6 +26,19 @@ pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> 
             settings.web.bind
         )
     })?;
+    // Links (the banner, the hook's log URLs, the example mod's download) follow the port
+    // actually bound unless web.base_url was set: changing only web.bind must not leave
+    // them pointing at the default port.
+    if settings.web.base_url == netkan_common::config::WebSettings::default().base_url {
+        let mut bound = web_listener
+            .local_addr()
+            .context("reading the web front end's address")?;
+        if bound.ip().is_unspecified() {
+            // Listening everywhere (0.0.0.0): the links name this machine's loopback.
+            bound.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        settings.web.base_url = format!("http://{bound}");
+    }
     let (url, server) = match &settings.redis.url {
         Some(url) => (url.expose().to_owned(), None),
         None => {

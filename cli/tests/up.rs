@@ -73,6 +73,12 @@ async fn netkan_up_runs_jobs_stops_cleanly_and_keeps_its_data() {
     let data = tempfile::tempdir().unwrap();
     let port = netkan_common::redis_server::free_port();
     let (mut up, banner) = start_up(data.path(), port);
+    // web.bind is a free port (127.0.0.1:0) and web.base_url unset: links follow the port.
+    let web_line = banner.iter().find(|l| l.contains("web:")).unwrap();
+    assert!(
+        web_line.contains("http://127.0.0.1:") && !web_line.contains(":8080/"),
+        "{web_line}"
+    );
     let url = format!("redis://127.0.0.1:{port}/");
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
