@@ -1,6 +1,7 @@
 //! Secrets never leak (issue 9): `netkan up` runs as a process against a Redis that requires
-//! a password, with a GitHub token, archive.org keys, a GitHub webhook secret, a webhook
-//! token and an admin token configured. A pipeline runs (a git push through the hook, the
+//! a password, with a GitHub token, a GitLab token, archive.org keys, a GitHub webhook
+//! secret, a webhook token, an admin token, a notification webhook URL and a password in a
+//! game's repository URLs configured. A pipeline runs (a git push through the hook, the
 //! push, inflate, index and mirror jobs, every kind of webhook, dashboard actions, refused
 //! requests), then every place a secret could surface is read and searched for each of them:
 //! the process's stdout and stderr at debug level, the pusher's output, every key in Redis
@@ -17,7 +18,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use netkan_common::testing::{TestRedis, eventually};
 use netkan_common::{JobId, JobQueue, JobSettings, Keys};
 use netkan_inflator::testing::archive::ZipBuilder;
-use netkan_inflator::testing::upstream::Upstream;
+use netkan_inflator::testing::upstream::{Reply, Upstream};
 use serde_json::json;
 
 const GITHUB_TOKEN: &str = "ghp_SecretGithubToken0123456789abcdef";
@@ -27,8 +28,13 @@ const ADMIN_TOKEN: &str = "AdminTokenSecret4567";
 const GITHUB_SECRET: &str = "GithubWebhookSecret89ab";
 const WEBHOOK_TOKEN: &str = "WebhookTokenSecretcdef";
 const REDIS_PASSWORD: &str = "RedisPasswordSecret0123";
+const GITLAB_TOKEN: &str = "glpat-SecretGitlabToken4567";
+/// The token part of the notification webhook's URL (as Discord's and Slack's carry one).
+const NOTIFY_TOKEN: &str = "NotifyWebhookTokenSecret89";
+/// The password in the second game's repository URLs.
+const REPO_PASSWORD: &str = "GameRepoPasswordSecret01";
 
-const SECRETS: [(&str, &str); 7] = [
+const SECRETS: [(&str, &str); 10] = [
     ("hosts.github_token", GITHUB_TOKEN),
     ("mirror.access_key", ACCESS_KEY),
     ("mirror.secret_key", SECRET_KEY),
@@ -36,6 +42,9 @@ const SECRETS: [(&str, &str); 7] = [
     ("web.github_secret", GITHUB_SECRET),
     ("web.webhook_token", WEBHOOK_TOKEN),
     ("the Redis password", REDIS_PASSWORD),
+    ("hosts.gitlab_token", GITLAB_TOKEN),
+    ("notify.webhook_url", NOTIFY_TOKEN),
+    ("the password in games.ksp2 repository URLs", REPO_PASSWORD),
 ];
 
 /// Everything read, by where it was read.
@@ -228,6 +237,10 @@ async fn no_configured_secret_appears_in_any_log_page_or_api_answer() {
             .file("GameData/AwesomeMod/AwesomeMod.cfg", "PART {}")
             .build(),
     );
+    // A GitLab mod whose project does not exist: its inflation fails (asking GitLab with the
+    // token), and the indexer sends a notice of the new error to the notification webhook.
+    let notify_url = format!("https://discord.example/api/webhooks/1/{NOTIFY_TOKEN}");
+    up.on(&notify_url, Reply::status_only(204));
     let hosts = up.settings();
 
     let data = tempfile::tempdir().unwrap();
@@ -248,6 +261,8 @@ webhook_token = {WEBHOOK_TOKEN:?}
 admin_token = {ADMIN_TOKEN:?}
 [hosts]
 github_token = {GITHUB_TOKEN:?}
+gitlab_token = {GITLAB_TOKEN:?}
+gitlab_api = {gitlab_api:?}
 github_api = {github_api:?}
 github = {github:?}
 archive_org = {archive_org:?}
@@ -256,6 +271,11 @@ target = "archive.org"
 s3_endpoint = {s3:?}
 access_key = {ACCESS_KEY:?}
 secret_key = {SECRET_KEY:?}
+[notify]
+webhook_url = {notify:?}
+[games.ksp2]
+netkan = "https://netkan-bot:{REPO_PASSWORD}@127.0.0.1:9/NetKAN.git"
+ckanmeta = "https://netkan-bot:{REPO_PASSWORD}@127.0.0.1:9/CKAN-meta.git"
 [jobs]
 backoff_base_ms = 200
 backoff_max_ms = 1000
@@ -263,6 +283,8 @@ backoff_max_ms = 1000
             data = data.path().join("data").display().to_string(),
             redis_url = redis.url(),
             github_api = hosts.github_api,
+            gitlab_api = hosts.gitlab_api,
+            notify = up.local_url(&notify_url),
             github = hosts.github,
             archive_org = hosts.archive_org,
             s3 = up.local_url("https://s3.us.archive.org"),
@@ -312,8 +334,13 @@ backoff_max_ms = 1000
         "identifier: AwesomeMod\n$kref: '#/ckan/github/awesome/AwesomeMod'\nlicense: MIT\nksp_version: 1.12\ntags:\n  - parts\n",
     )
     .unwrap();
+    std::fs::write(
+        work.join("NetKAN/GoneMod.netkan"),
+        "identifier: GoneMod\n$kref: '#/ckan/gitlab/awesome/GoneMod'\nlicense: MIT\nksp_version: 1.12\n",
+    )
+    .unwrap();
     git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-q", "-m", "add a mod"]);
+    git(&work, &["commit", "-q", "-m", "add two mods"]);
     let pushed = git(&work, &["push", "origin", "main"]);
     seen.add("the pusher's output", pushed.clone());
     let push_id: JobId = pushed
@@ -332,11 +359,28 @@ backoff_max_ms = 1000
             let mut c = conn.clone();
             let jq = jq.clone();
             async move {
+                // Two mods pushed: AwesomeMod's inflation leads to a mirror job, GoneMod's
+                // failed one does not.
                 let push = jq.job(&mut c, &push_id).await.unwrap()?;
-                let inflate = jq.job(&mut c, push.children.first()?).await.unwrap()?;
-                let index = jq.job(&mut c, inflate.children.first()?).await.unwrap()?;
-                let mirror = jq.job(&mut c, index.children.first()?).await.unwrap()?;
-                (mirror.attempts >= 1 && mirror.last_error.is_some()).then_some(())
+                for inflate in &push.children {
+                    let Some(inflate) = jq.job(&mut c, inflate).await.unwrap() else {
+                        continue;
+                    };
+                    for index in &inflate.children {
+                        let Some(index) = jq.job(&mut c, index).await.unwrap() else {
+                            continue;
+                        };
+                        for mirror in &index.children {
+                            if let Some(m) = jq.job(&mut c, mirror).await.unwrap()
+                                && m.attempts >= 1
+                                && m.last_error.is_some()
+                            {
+                                return Some(());
+                            }
+                        }
+                    }
+                }
+                None
             }
         },
     )
@@ -435,18 +479,49 @@ backoff_max_ms = 1000
         "{statuses:?}"
     );
 
-    // Let the requests those caused run, then read everything.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let ids: Vec<String> = redis::cmd("KEYS")
-        .arg("netkan:job:*")
-        .query_async::<Vec<String>>(&mut conn)
-        .await
-        .unwrap()
+    // Let the requests those caused run to their end (the mirror job to its last attempt),
+    // then read everything.
+    let ids: Vec<String> = eventually(
+        Duration::from_secs(120),
+        "every job to have ended",
+        || {
+            let (mut c, jq) = (conn.clone(), jq.clone());
+            async move {
+                let ids: Vec<String> = redis::cmd("KEYS")
+                    .arg("netkan:job:*")
+                    .query_async::<Vec<String>>(&mut c)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .filter_map(|k| k.strip_prefix("netkan:job:").map(str::to_owned))
+                    .filter(|id| id.len() == 36)
+                    .collect();
+                for id in &ids {
+                    let rec = jq.job(&mut c, &id.parse().unwrap()).await.unwrap()?;
+                    if !rec.state.is_finished() {
+                        return None;
+                    }
+                }
+                (ids.len() >= 8).then_some(ids)
+            }
+        },
+    )
+    .await;
+    let gitlab = up
+        .requests()
         .into_iter()
-        .filter_map(|k| k.strip_prefix("netkan:job:").map(str::to_owned))
-        .filter(|id| id.len() == 36)
-        .collect();
-    assert!(ids.len() >= 8, "{ids:?}");
+        .find(|r| r.url.contains("GoneMod"))
+        .expect("the inflation asked GitLab");
+    assert_eq!(gitlab.header("private-token"), Some(GITLAB_TOKEN));
+    eventually(
+        Duration::from_secs(60),
+        "the notice of GoneMod's error",
+        || {
+            let sent = up.count(&notify_url);
+            async move { (sent > 0).then_some(()) }
+        },
+    )
+    .await;
     for id in &ids {
         for path in [
             format!("/logs/{id}"),

@@ -28,6 +28,8 @@ pub enum RedisServerError {
     NotReady {
         /// Its port.
         port: u16,
+        /// Whether the process exited (a port taken by another process, a bad option).
+        exited: bool,
         /// What went wrong.
         reason: String,
         /// The end of its log file.
@@ -72,19 +74,18 @@ impl RedisServer {
             path: opts.dir.clone(),
             source,
         })?;
+        if opts.port != 0 {
+            return Self::start_on(opts, opts.port);
+        }
         let mut last_err = None;
-        // A port picked free can be taken before the server binds it; try a few.
+        // A port picked free can be taken by someone else before the server binds it; then
+        // our own server exits with a bind error (readiness below only counts an answer from
+        // our own process), and only then is another port tried.
         for _ in 0..5 {
-            let port = if opts.port == 0 {
-                free_port()
-            } else {
-                opts.port
-            };
-            match Self::start_on(opts, port) {
+            match Self::start_on(opts, free_port()) {
                 Ok(s) => return Ok(s),
-                Err(e @ RedisServerError::Missing { .. }) => return Err(e),
-                Err(e) if opts.port != 0 => return Err(e),
-                Err(e) => last_err = Some(e),
+                Err(e @ RedisServerError::NotReady { exited: true, .. }) => last_err = Some(e),
+                Err(e) => return Err(e),
             }
         }
         Err(last_err.expect("the loop ran at least once"))
@@ -132,27 +133,34 @@ impl RedisServer {
             port,
             dir: opts.dir.clone(),
         };
+        let pid = server.pid().expect("the child was just spawned");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if ping(port) {
+            // Ready only when the process answering on the port is this child: a port
+            // another test's server holds answers too.
+            if server_pid(port) == Some(pid) {
                 return Ok(server);
             }
             if let Some(child) = server.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
                 server.child = None;
-                return Err(server.not_ready(format!("exited with {status}")));
+                return Err(server.not_ready(true, format!("exited with {status}")));
             }
             if Instant::now() > deadline {
-                return Err(server.not_ready("no answer to PING within 10 s".into()));
+                return Err(server.not_ready(
+                    false,
+                    "no answer from its own process within 10 s".into(),
+                ));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
     }
 
-    fn not_ready(&self, reason: String) -> RedisServerError {
+    fn not_ready(&self, exited: bool, reason: String) -> RedisServerError {
         RedisServerError::NotReady {
             port: self.port,
+            exited,
             reason,
             log_tail: log_tail(&self.dir.join("redis.log")),
         }
@@ -226,8 +234,25 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
-fn ping(port: u16) -> bool {
-    matches!(send_raw(port, b"PING\r\n"), Ok(reply) if reply.starts_with("+PONG"))
+/// The process id of the `redis-server` answering on `port` (`INFO server`), if one answers
+/// without a password.
+fn server_pid(port: u16) -> Option<u32> {
+    use std::io::{Read, Write};
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    reader.read_line(&mut head).ok()?;
+    // A bulk string: `$<len>\r\n<len bytes>\r\n`.
+    let len: usize = head.trim_end().strip_prefix('$')?.parse().ok()?;
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Sends `command` (RESP inline commands) and returns the first reply line.

@@ -3,14 +3,13 @@
 //! entry point as the fuzz target. Any panic fails the test and prints the input.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use netkan_common::ckan::fuzzing::parse_and_use;
 use netkan_common::testing::mutation;
 
 /// Iterations, and a time bound so a slow debug build stays within the test budget.
 const ITERATIONS: usize = 12_000;
-const TIME_BOUND: Duration = Duration::from_secs(20);
 
 /// Fragments that steer mutations towards YAML and JSON structure.
 const TOKENS: &[&str] = &[
@@ -98,7 +97,6 @@ fn mutated_real_files_never_panic() {
         parse_and_use(seed);
     }
     let started = Instant::now();
-    let runs = mutation::run(&seeds, TOKENS, ITERATIONS, TIME_BOUND, parse_and_use);
-    eprintln!("{runs} mutated inputs in {:?}", started.elapsed());
-    assert!(runs >= 500, "only {runs} inputs ran within {TIME_BOUND:?}");
+    mutation::run(&seeds, TOKENS, ITERATIONS, parse_and_use);
+    eprintln!("{ITERATIONS} mutated inputs in {:?}", started.elapsed());
 }

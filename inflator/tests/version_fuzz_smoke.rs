@@ -3,13 +3,12 @@
 //! target. Any panic fails the test and prints the input.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use netkan_common::testing::mutation;
 use netkan_inflator::archive::fuzzing::version_file;
 
 const ITERATIONS: usize = 20_000;
-const TIME_BOUND: Duration = Duration::from_secs(10);
 
 /// Fragments of the lenient JSON dialect and of the fields a `.version` has.
 const TOKENS: &[&str] = &[
@@ -71,9 +70,8 @@ fn mutated_version_files_never_panic() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/version_file"),
     );
     let started = Instant::now();
-    let runs = mutation::run(&seeds, TOKENS, ITERATIONS, TIME_BOUND, version_file);
-    eprintln!("{runs} mutated inputs in {:?}", started.elapsed());
-    assert!(runs >= 500, "only {runs} inputs ran within {TIME_BOUND:?}");
+    mutation::run(&seeds, TOKENS, ITERATIONS, version_file);
+    eprintln!("{ITERATIONS} mutated inputs in {:?}", started.elapsed());
 }
 
 #[test]

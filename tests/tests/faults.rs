@@ -17,7 +17,7 @@ use netkan_common::JobId;
 use rand::Rng;
 use support::load::{self, NoopLoad};
 use support::{
-    ONE_AT_A_TIME, Options, Pipeline, Signal, Tally, Workers, http_status, scale, secs, time_until,
+    Bounds, ONE_AT_A_TIME, Options, Pipeline, Signal, Tally, Workers, http_status, scale, secs, time_until,
 };
 use tokio::sync::Mutex;
 
@@ -97,6 +97,8 @@ struct Recoveries {
     /// Jobs held by workers when they were killed.
     interrupted: usize,
     kills: usize,
+    /// The killer stopped because nine tenths of the mods were indexed, not at its deadline.
+    stop_reached: bool,
 }
 
 impl Recoveries {
@@ -168,6 +170,7 @@ async fn workers_of_every_role_killed_at_random_lose_nothing_and_commit_nothing_
                 tokio::time::sleep(Duration::from_millis(back)).await;
                 workers.lock().await.start(victim);
             }
+            rec.stop_reached = p.indexed().len() >= n * 9 / 10;
             for w in watchers {
                 // A takeover beyond lease + 30 s is a failure the report shows as missing.
                 if let Some(d) = w.await.unwrap() {
@@ -191,7 +194,19 @@ async fn workers_of_every_role_killed_at_random_lose_nothing_and_commit_nothing_
         rec.line(),
         secs(elapsed)
     );
-    tally.assert_nothing_lost();
+    // Bounds: a job whose worker is killed under it on every one of its 5 attempts is
+    // dead-lettered with that reason (4 mirror jobs of 1,000 in the run recorded in
+    // docs/RELIABILITY.md); at most 1 + 1 % of the mods may end so, and every mod is indexed.
+    tally.assert_within(&Bounds {
+        max_failures: 1 + n / 100,
+        reasons: &["stopped renewing it during attempt"],
+        unindexed: &[],
+    });
+    assert!(
+        rec.stop_reached,
+        "the killer stopped at its 600 s deadline before nine tenths were indexed: {}",
+        rec.line()
+    );
     assert!(rec.kills > 0, "the killer never struck");
     for d in &rec.takeovers {
         assert!(
@@ -333,14 +348,16 @@ async fn redis_killed_and_restarted_under_load_loses_no_acknowledged_enqueue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn redis_stopped_for_30_s_pushes_complete_within_the_hook_timeout_and_nothing_is_lost() {
+async fn redis_stopped_under_load_spools_every_push_answers_503_and_loses_nothing() {
     let _one = ONE_AT_A_TIME.lock().await;
     let n = scale(200) / 2;
     let stop_for = Duration::from_secs(
         std::env::var("NETKAN_FAULT_STOP_SECS")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(30),
+            // Longer than the lease (2 s) and the hook's timeout (2 s) several times over,
+            // which is what the scenario proves; NETKAN_FAULT_STOP_SECS=30 for a longer one.
+            .unwrap_or(12),
     );
     let p = Pipeline::new(&Options {
         mods: n,
@@ -364,7 +381,7 @@ async fn redis_stopped_for_30_s_pushes_complete_within_the_hook_timeout_and_noth
         let to = (next + half / 8).min(half);
         during.push(p.push((next..to).collect()).await);
         next = to;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let healthz = http_status(web_port, "/healthz").await;
     let left = stop_for.saturating_sub(stopped.elapsed());
@@ -386,16 +403,29 @@ async fn redis_stopped_for_30_s_pushes_complete_within_the_hook_timeout_and_noth
         secs(timeout),
         moving.map(secs).unwrap_or("never".into()),
     );
-    assert!(!during.is_empty());
+    assert!(during.len() >= 2, "pushes during the stop: {}", during.len());
     for d in &during {
-        // Generous: the hook's own timeout, plus git's own work on a loaded machine.
+        assert!(
+            d.spooled,
+            "a push while Redis was stopped was not spooled: {d:?}"
+        );
+        // The hook gives Redis `hooks.timeout_ms`, then spools; git's own work on a loaded
+        // machine comes on top, so the bound is the timeout plus 5 s (not the timeout).
         assert!(
             d.took <= timeout + Duration::from_secs(5),
             "a push took {} with Redis stopped",
             secs(d.took)
         );
     }
-    assert!(moving.is_some(), "workers did not resume by themselves");
+    assert_eq!(
+        healthz,
+        Some(503),
+        "/healthz while Redis is stopped answers 503"
+    );
+    assert!(
+        moving.is_some(),
+        "workers did not resume within 30 s by themselves"
+    );
     pushes.extend(during);
     pushes.push(p.push((half..n).collect()).await);
     check_load("redis-stop", &p, load).await;
@@ -741,13 +771,10 @@ async fn a_full_download_cache_fails_that_inflation_clearly_and_the_others_go_on
     })
     .await;
     let cache = p.root.join("cache");
-    let _tmpfs = match Tmpfs::mount(&cache, "1m") {
-        Ok(t) => t,
-        Err(e) => {
-            println!("fault disk-full: SKIPPED, cannot mount a tmpfs here: {e}");
-            return;
-        }
-    };
+    // Needs root (or CAP_SYS_ADMIN), as CI has: a scenario that cannot run fails.
+    let _tmpfs = Tmpfs::mount(&cache, "1m").unwrap_or_else(|e| {
+        panic!("fault disk-full cannot run: mounting a tmpfs needs root or CAP_SYS_ADMIN: {e}")
+    });
     // One archive larger than the whole cache file system (incompressible, stored).
     let mut noise = vec![0u8; 3 << 20];
     rand::rng().fill(&mut noise[..]);
@@ -764,7 +791,12 @@ async fn a_full_download_cache_fails_that_inflation_clearly_and_the_others_go_on
     let pushes = p.push_all(n, 2).await;
     p.settle(&pushes, Duration::from_secs(180)).await;
     let tally = Tally::count("disk-full", &p, &pushes).await;
-    tally.assert_nothing_lost();
+    // Bounds: that one inflation dead and its failure reported to the indexer, nothing else.
+    tally.assert_within(&Bounds {
+        max_failures: 2,
+        reasons: &["No space left on device"],
+        unindexed: std::slice::from_ref(&name),
+    });
     assert_eq!(tally.indexed, n - 1, "the others go on: {}", tally.line());
     assert_eq!(tally.mirrored, n - 1, "{}", tally.line());
     let failures: Vec<_> = tally
@@ -893,13 +925,13 @@ async fn a_worker_cut_off_mid_job_is_taken_over_within_the_lease_and_its_late_re
         ..Options::default()
     })
     .await;
-    let ns = match Namespaces::create(3) {
-        Ok(ns) => ns,
-        Err(e) => {
-            println!("fault netns: SKIPPED, cannot create network namespaces here: {e}");
-            return;
-        }
-    };
+    // Needs root (or CAP_SYS_ADMIN and CAP_NET_ADMIN) and `ip` (iproute2), as CI has: a
+    // scenario that cannot run fails.
+    let ns = Namespaces::create(3).unwrap_or_else(|e| {
+        panic!(
+            "fault netns cannot run: network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN) and iproute2: {e}"
+        )
+    });
     // Redis answers on every host-side address too.
     let mut binds = vec!["127.0.0.1".to_owned()];
     binds.extend((0..3).map(|k| ns.host_addr(k)));

@@ -308,13 +308,14 @@ async fn a_period_marked_by_a_ticker_that_died_before_enqueueing_still_gets_its_
         netkan_common::Keys::default(),
         netkan_common::JobSettings::default(),
     );
-    let hour = Period::Every(3_600_000);
-    let (n, _, _) = hour.at(chrono::Utc::now().timestamp_millis());
-    if hour.at(chrono::Utc::now().timestamp_millis() + 60_000).0 != n {
-        // The hour ends within a minute: the marker below could belong to the wrong period.
-        tokio::time::sleep(Duration::from_secs(61)).await;
-    }
-    let (n, _, _) = hour.at(chrono::Utc::now().timestamp_millis());
+    // A period of about an hour whose end is at least 5 minutes away, so the marker below
+    // cannot belong to a period that ends while the test runs (no waiting for a boundary).
+    let now = chrono::Utc::now().timestamp_millis();
+    let hour = (0..60)
+        .map(|k| Period::Every(3_600_000 + k * 60_000))
+        .find(|p| p.at(now).2 - now > 300_000)
+        .expect("one of 60 period lengths a minute apart ends 5 minutes from now");
+    let (n, _, _) = hour.at(now);
     let id = period_job_id(jq.keys().prefix(), "hourly", n);
     // What a ticker killed between marking the period and enqueueing leaves behind.
     let mut c = redis.conn().await;
@@ -344,6 +345,7 @@ async fn a_period_marked_by_a_ticker_that_died_before_enqueueing_still_gets_its_
     .await;
     assert_eq!(rec.state, JobState::Queued);
     // A second ticker of another process makes no second job for the period.
+    let before = set_and_script_calls(&mut c).await;
     let stop2 = tokio_util::sync::CancellationToken::new();
     let again = tokio::spawn(netkan_worker::periodic::run(
         vec![Periodic {
@@ -356,7 +358,16 @@ async fn a_period_marked_by_a_ticker_that_died_before_enqueueing_still_gets_its_
         "w-3".into(),
         stop2.clone(),
     ));
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Waits until the second ticker has made its attempt: its `SET NX` of the marker and its
+    // enqueue (a script), counted by Redis, beyond what was counted before it started.
+    eventually(WAIT, "the second ticker's attempt", || {
+        let mut c = c.clone();
+        async move {
+            let now = set_and_script_calls(&mut c).await;
+            (now.0 > before.0 && now.1 > before.1).then_some(())
+        }
+    })
+    .await;
     stop.cancel();
     stop2.cancel();
     ticker.await.unwrap();
@@ -368,4 +379,21 @@ async fn a_period_marked_by_a_ticker_that_died_before_enqueueing_still_gets_its_
         .map(|q| q.high + q.low)
         .sum();
     assert_eq!(waiting, 1, "one job for the period: {stats:?}");
+}
+
+/// Calls of `SET` and of scripts (`EVALSHA`, `EVAL`) the server has counted.
+async fn set_and_script_calls(c: &mut redis::aio::MultiplexedConnection) -> (u64, u64) {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(c)
+        .await
+        .unwrap();
+    let calls = |name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (calls("set"), calls("evalsha") + calls("eval"))
 }

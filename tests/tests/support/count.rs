@@ -227,13 +227,13 @@ impl Tally {
         )
     }
 
-    /// Prints the report and asserts the goal: nothing lost, nothing committed twice, every
-    /// job ended (succeeded, or dead with a reason).
-    pub fn assert_nothing_lost(&self) {
+    /// Prints the report and asserts the scenario's bounds: nothing lost, nothing committed
+    /// twice, every job ended, every submitted mod indexed except `bounds.unindexed`, and at
+    /// most `bounds.max_failures` jobs dead, failed or reported failed, each with a reason
+    /// that contains one of `bounds.reasons`. A change that dead-letters jobs it should have
+    /// run fails here, not only one that loses them.
+    pub fn assert_within(&self, bounds: &Bounds<'_>) {
         println!("{}", self.line());
-        if !self.committed_twice.is_empty() {
-            println!("committed twice: {:?}", self.committed_twice);
-        }
         assert!(
             self.lost.is_empty(),
             "lost: {:?}\n{}\ntheir jobs:\n{}",
@@ -252,22 +252,61 @@ impl Tally {
             "jobs never ended: {:?}",
             self.pending
         );
-        for d in &self.dead {
-            assert!(!d.error.is_empty(), "a dead job without a reason: {d:?}");
-        }
-    }
-
-    /// [`Tally::assert_nothing_lost`], and no job failed or died either.
-    pub fn assert_all_succeeded(&self) {
-        self.assert_nothing_lost();
+        let failures: Vec<&Unfinished> = self
+            .dead
+            .iter()
+            .chain(&self.failed)
+            .chain(&self.reported_failures)
+            .collect();
         assert!(
-            self.dead.is_empty() && self.failed.is_empty() && self.reported_failures.is_empty(),
-            "{}",
+            failures.len() <= bounds.max_failures,
+            "{} jobs dead, failed or reported failed, at most {} allowed: {}",
+            failures.len(),
+            bounds.max_failures,
             self.line()
         );
-        assert_eq!(self.indexed, self.submitted, "{}", self.line());
+        for f in &failures {
+            assert!(
+                bounds.reasons.iter().any(|r| f.error.contains(r)),
+                "a {} job {} ended {} for a reason this scenario does not allow (allowed: {:?}): {:?}",
+                f.kind,
+                f.id,
+                f.state.as_str(),
+                bounds.reasons,
+                f.error
+            );
+        }
+        assert_eq!(
+            self.indexed,
+            self.submitted - bounds.unindexed.len(),
+            "every submitted mod indexed except {:?}: {}",
+            bounds.unindexed,
+            self.line()
+        );
+        assert!(
+            self.mirrored + failures.len() >= self.indexed,
+            "an indexed mod neither mirrored nor with a failed job: {}",
+            self.line()
+        );
+    }
+
+    /// [`Tally::assert_within`] with no failure allowed: every mod indexed and mirrored,
+    /// every job succeeded.
+    pub fn assert_all_succeeded(&self) {
+        self.assert_within(&Bounds::default());
         assert_eq!(self.mirrored, self.submitted, "{}", self.line());
     }
+}
+
+/// What a scenario allows besides complete success.
+#[derive(Debug, Default)]
+pub struct Bounds<'a> {
+    /// Jobs dead, failed, or inflations reported failed to the indexer, at most.
+    pub max_failures: usize,
+    /// Each such job's reason contains one of these.
+    pub reasons: &'a [&'a str],
+    /// Submitted mods allowed to be missing from CKAN-meta.
+    pub unindexed: &'a [String],
 }
 
 /// The generated mod a job is about: its body (a `.netkan`, a `.ckan`, a CKAN-meta path) or

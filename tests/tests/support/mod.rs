@@ -27,7 +27,7 @@ use netkan_common::{JobId, JobQueue};
 use netkan_inflator::testing::archive::ZipBuilder;
 use netkan_inflator::testing::upstream::Upstream;
 
-pub use count::Tally;
+pub use count::{Bounds, Tally};
 pub use workers::{Signal, Workers};
 
 /// Fault scenarios measure recovery times and run several processes each: one at a time, so

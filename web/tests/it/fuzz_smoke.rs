@@ -3,13 +3,12 @@
 //! same entry points as the fuzz targets. Any panic fails the test and prints the input.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use netkan_common::testing::mutation;
 use netkan_web::fuzzing::{log_query, webhook_payload};
 
 const ITERATIONS: usize = 20_000;
-const TIME_BOUND: Duration = Duration::from_secs(10);
 
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     mutation::seeds_in(
@@ -115,27 +114,23 @@ const LOG_TOKENS: &[&str] = &[
 #[test]
 fn mutated_webhook_payloads_never_panic() {
     let started = Instant::now();
-    let runs = mutation::run(
+    mutation::run(
         &seeds("webhook_payload"),
         WEBHOOK_TOKENS,
         ITERATIONS,
-        TIME_BOUND,
         webhook_payload,
     );
-    eprintln!("{runs} mutated inputs in {:?}", started.elapsed());
-    assert!(runs >= 500, "only {runs} inputs ran within {TIME_BOUND:?}");
+    eprintln!("{ITERATIONS} mutated inputs in {:?}", started.elapsed());
 }
 
 #[test]
 fn mutated_log_queries_never_panic() {
     let started = Instant::now();
-    let runs = mutation::run(
+    mutation::run(
         &seeds("log_query"),
         LOG_TOKENS,
         ITERATIONS,
-        TIME_BOUND,
         log_query,
     );
-    eprintln!("{runs} mutated inputs in {:?}", started.elapsed());
-    assert!(runs >= 500, "only {runs} inputs ran within {TIME_BOUND:?}");
+    eprintln!("{ITERATIONS} mutated inputs in {:?}", started.elapsed());
 }
