@@ -481,31 +481,27 @@ backoff_max_ms = 1000
 
     // Let the requests those caused run to their end (the mirror job to its last attempt),
     // then read everything.
-    let ids: Vec<String> = eventually(
-        Duration::from_secs(120),
-        "every job to have ended",
-        || {
-            let (mut c, jq) = (conn.clone(), jq.clone());
-            async move {
-                let ids: Vec<String> = redis::cmd("KEYS")
-                    .arg("netkan:job:*")
-                    .query_async::<Vec<String>>(&mut c)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .filter_map(|k| k.strip_prefix("netkan:job:").map(str::to_owned))
-                    .filter(|id| id.len() == 36)
-                    .collect();
-                for id in &ids {
-                    let rec = jq.job(&mut c, &id.parse().unwrap()).await.unwrap()?;
-                    if !rec.state.is_finished() {
-                        return None;
-                    }
+    let ids: Vec<String> = eventually(Duration::from_secs(120), "every job to have ended", || {
+        let (mut c, jq) = (conn.clone(), jq.clone());
+        async move {
+            let ids: Vec<String> = redis::cmd("KEYS")
+                .arg("netkan:job:*")
+                .query_async::<Vec<String>>(&mut c)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|k| k.strip_prefix("netkan:job:").map(str::to_owned))
+                .filter(|id| id.len() == 36)
+                .collect();
+            for id in &ids {
+                let rec = jq.job(&mut c, &id.parse().unwrap()).await.unwrap()?;
+                if !rec.state.is_finished() {
+                    return None;
                 }
-                (ids.len() >= 8).then_some(ids)
             }
-        },
-    )
+            (ids.len() >= 8).then_some(ids)
+        }
+    })
     .await;
     let gitlab = up
         .requests()

@@ -148,10 +148,9 @@ impl RedisServer {
                 return Err(server.not_ready(true, format!("exited with {status}")));
             }
             if Instant::now() > deadline {
-                return Err(server.not_ready(
-                    false,
-                    "no answer from its own process within 10 s".into(),
-                ));
+                return Err(
+                    server.not_ready(false, "no answer from its own process within 10 s".into())
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -239,8 +238,11 @@ pub fn free_port() -> u16 {
 fn server_pid(port: u16) -> Option<u32> {
     use std::io::{Read, Write};
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .ok()?;
     stream.write_all(b"INFO server\r\n").ok()?;
     let mut reader = BufReader::new(stream);
     let mut head = String::new();

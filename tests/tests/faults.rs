@@ -17,7 +17,8 @@ use netkan_common::JobId;
 use rand::Rng;
 use support::load::{self, NoopLoad};
 use support::{
-    Bounds, ONE_AT_A_TIME, Options, Pipeline, Signal, Tally, Workers, http_status, scale, secs, time_until,
+    Bounds, ONE_AT_A_TIME, Options, Pipeline, Signal, Tally, Workers, http_status, scale, secs,
+    time_until,
 };
 use tokio::sync::Mutex;
 
@@ -403,7 +404,11 @@ async fn redis_stopped_under_load_spools_every_push_answers_503_and_loses_nothin
         secs(timeout),
         moving.map(secs).unwrap_or("never".into()),
     );
-    assert!(during.len() >= 2, "pushes during the stop: {}", during.len());
+    assert!(
+        during.len() >= 2,
+        "pushes during the stop: {}",
+        during.len()
+    );
     for d in &during {
         assert!(
             d.spooled,

@@ -83,12 +83,8 @@ pub fn mutate(rng: &mut XorShift, tokens: &[&str], input: &[u8], other: &[u8]) -
 ///
 /// # Panics
 /// When `entry` panics, with the input (lossy UTF-8 and its bytes) in the message.
-pub fn run<F>(
-    seeds: &[Vec<u8>],
-    tokens: &[&str],
-    iterations: usize,
-    entry: F,
-) where
+pub fn run<F>(seeds: &[Vec<u8>], tokens: &[&str], iterations: usize, entry: F)
+where
     F: Fn(&[u8]) + RefUnwindSafe,
 {
     assert!(!seeds.is_empty(), "a mutation run needs seeds");

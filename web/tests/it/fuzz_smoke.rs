@@ -126,11 +126,6 @@ fn mutated_webhook_payloads_never_panic() {
 #[test]
 fn mutated_log_queries_never_panic() {
     let started = Instant::now();
-    mutation::run(
-        &seeds("log_query"),
-        LOG_TOKENS,
-        ITERATIONS,
-        log_query,
-    );
+    mutation::run(&seeds("log_query"), LOG_TOKENS, ITERATIONS, log_query);
     eprintln!("{ITERATIONS} mutated inputs in {:?}", started.elapsed());
 }
