@@ -509,3 +509,31 @@ async fn a_worker_killed_after_its_commit_and_before_its_push_is_pushed_once_aft
     assert_eq!(last(&out[0].1), "NOTICE unchanged DogeCoinFlag-v1.02.ckan");
     assert_eq!(pushes(&w.bare, "main"), 1);
 }
+
+#[tokio::test]
+async fn a_replayed_job_that_finds_its_bytes_already_in_ckan_meta_queues_the_mirror_job() {
+    // What a job killed after its push and before it queued its mirror job finds on its next
+    // attempt when its own commit cannot be found by its `Job-Id` (past the search horizon,
+    // or pushed by another job's push): its bytes already in CKAN-meta, no commit of its own.
+    // Without the mirror job the file would never be mirrored (docs/RELIABILITY.md, fix 5).
+    let w = World::new(&[("DogeCoinFlag/DogeCoinFlag-v1.02.ckan", DOGE.as_bytes())]);
+    let jq = w.jq();
+    let id = enqueue(&w.redis, &jq, &[outbound(DOGE, &[])]).await[0];
+    // The first attempt: claimed by a worker that then dies (never renews, never finishes).
+    let mut c = w.redis.conn().await;
+    let claim = jq
+        .claim(&mut c, "killed-worker", &[QueueName::outbound()], 1, 0)
+        .await
+        .unwrap();
+    assert_eq!(claim.jobs.len(), 1, "the first attempt was claimed");
+    let worker = InProcess::start(&w.settings);
+    let rec = finished(&w.redis, &jq, id, WAIT).await;
+    let lines = log(&w.redis, &jq, id).await;
+    worker.stop().await;
+    assert_eq!(rec.state, JobState::Succeeded, "{lines:#?}");
+    assert_eq!(rec.attempts, 2, "{lines:#?}");
+    assert_eq!(last(&lines), "NOTICE unchanged DogeCoinFlag-v1.02.ckan");
+    assert_eq!(pushes(&w.bare, "main"), 0, "nothing committed");
+    let mirror = w.waiting(&QueueName::mirroring()).await;
+    assert_eq!(mirror.len(), 1, "the replay queued the mirror job: {lines:#?}");
+}
