@@ -537,3 +537,43 @@ async fn a_replayed_job_that_finds_its_bytes_already_in_ckan_meta_queues_the_mir
     let mirror = w.waiting(&QueueName::mirroring()).await;
     assert_eq!(mirror.len(), 1, "the replay queued the mirror job: {lines:#?}");
 }
+
+#[tokio::test]
+async fn a_job_finding_its_bytes_in_a_killed_jobs_unpushed_commit_pushes_it_and_queues_the_mirror() {
+    // A worker killed after its commit and before its push leaves the commit in the clone;
+    // its job is not run again (one attempt only, here). Another job with the same bytes
+    // then finds them "unchanged" in the clone: it must push the waiting commit, or the
+    // `.ckan` never reaches CKAN-meta (docs/RELIABILITY.md, fix 3).
+    let mut w = World::new(&[("DogeCoinFlag/DogeCoinFlag-v1.02.ckan", DOGE.as_bytes())]);
+    w.settings.jobs.max_attempts = 1;
+    let config = w.dir.path().join("netkan.toml");
+    let mut crashing = spawn_worker(
+        &w.settings,
+        &config,
+        &[("NETKAN_FAULT", "index-after-commit")],
+    );
+    enqueue(&w.redis, &w.jq(), &[outbound(DOGE_CHANGED, &[])]).await;
+    let status = tokio::task::spawn_blocking(move || crashing.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(!status.success(), "the fault hook aborts the worker");
+    assert_eq!(subjects(&w.bare, "main"), vec!["Test Data"], "not pushed");
+
+    let id = enqueue(&w.redis, &w.jq(), &[outbound(DOGE_CHANGED, &[])]).await[0];
+    let mut worker = spawn_worker(&w.settings, &config, &[]);
+    let rec = finished(&w.redis, &w.jq(), id, WAIT).await;
+    let lines = log(&w.redis, &w.jq(), id).await;
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert_eq!(rec.state, JobState::Succeeded, "{lines:#?}");
+    assert_eq!(
+        subjects(&w.bare, "main"),
+        vec!["NetKAN updated mod - DogeCoinFlag-v1.02", "Test Data"],
+        "{lines:#?}"
+    );
+    assert_eq!(
+        w.waiting(&QueueName::mirroring()).await.len(),
+        1,
+        "{lines:#?}"
+    );
+}
