@@ -535,11 +535,16 @@ async fn a_replayed_job_that_finds_its_bytes_already_in_ckan_meta_queues_the_mir
     assert_eq!(last(&lines), "NOTICE unchanged DogeCoinFlag-v1.02.ckan");
     assert_eq!(pushes(&w.bare, "main"), 0, "nothing committed");
     let mirror = w.waiting(&QueueName::mirroring()).await;
-    assert_eq!(mirror.len(), 1, "the replay queued the mirror job: {lines:#?}");
+    assert_eq!(
+        mirror.len(),
+        1,
+        "the replay queued the mirror job: {lines:#?}"
+    );
 }
 
 #[tokio::test]
-async fn a_job_finding_its_bytes_in_a_killed_jobs_unpushed_commit_pushes_it_and_queues_the_mirror() {
+async fn a_job_finding_its_bytes_in_a_killed_jobs_unpushed_commit_pushes_it_and_queues_the_mirror()
+{
     // A worker killed after its commit and before its push leaves the commit in the clone;
     // its job is not run again (one attempt only, here). Another job with the same bytes
     // then finds them "unchanged" in the clone: it must push the waiting commit, or the
