@@ -273,6 +273,7 @@ access_key = {ACCESS_KEY:?}
 secret_key = {SECRET_KEY:?}
 [notify]
 webhook_url = {notify:?}
+[games.ksp]
 [games.ksp2]
 netkan = "https://netkan-bot:{REPO_PASSWORD}@127.0.0.1:9/NetKAN.git"
 ckanmeta = "https://netkan-bot:{REPO_PASSWORD}@127.0.0.1:9/CKAN-meta.git"
