@@ -2,8 +2,14 @@
 # Runs netkan on this machine (`netkan up`): installs redis-server if missing, builds in
 # release mode, and starts everything. With no REDIS_URL it starts its own redis-server
 # (append-only, data under ./data, port 6389). Extra arguments go to `netkan up`.
+#
+# The build is the README's and docs/OPERATIONS.md's (`cargo build --release --workspace`),
+# so after either one the other compiles nothing. netkan is exec'd itself, not through
+# `cargo run`: a Ctrl-C then reaches netkan up, which stops its workers, web and Redis in
+# order (docs/OPERATIONS.md, "Stopping").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/prereqs.sh
 install_prereqs redis-server git
-exec cargo run --release --quiet -p netkan -- up "$@"
+cargo build --release --quiet --workspace
+exec "${CARGO_TARGET_DIR:-target}/release/netkan" up "$@"

@@ -131,7 +131,10 @@ pub fn run(
 }
 
 async fn drain(settings: &Settings) -> anyhow::Result<()> {
-    let dir = settings.spool_dir();
+    // Absolute in what it prints, so an operator sees which directory was drained.
+    let dir = std::env::current_dir()
+        .context("reading the working directory")?
+        .join(settings.spool_dir());
     let url = settings.redis_url();
     let client = redis::Client::open(url.as_str()).context("invalid redis URL")?;
     let mut conn = client
