@@ -2,6 +2,8 @@
 //! the data directory, on a port other than 6379) unless a Redis is configured, then every
 //! worker role and the web front end (on `web.bind`); stops cleanly on Ctrl-C or SIGTERM
 //! (running jobs finish or are handed back, then Redis is shut down with its data flushed).
+//! Holds the data directory's lock (`netkan_common::instance`) while it runs: a second
+//! `netkan up` on the same directory is refused, naming this one.
 
 use std::path::Path;
 
@@ -19,6 +21,8 @@ pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> 
         .data_dir
         .canonicalize()
         .with_context(|| format!("resolving {}", settings.data_dir.display()))?;
+    // One instance per data directory, held until everything below has stopped.
+    let mut lock = netkan_common::instance::InstanceLock::acquire(&data_dir)?;
     // Bound first: a port in use stops `netkan up` before it starts anything.
     let web_listener = std::net::TcpListener::bind(&settings.web.bind).with_context(|| {
         format!(
@@ -39,6 +43,9 @@ pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> 
         }
         settings.web.base_url = format!("http://{bound}");
     }
+    // An embedded Redis left running by a `netkan up` that was killed is adopted (its data is
+    // this directory's) and shut down at the end like our own.
+    let mut adopted = None;
     let (url, server) = match &settings.redis.url {
         Some(url) => (url.expose().to_owned(), None),
         None => {
@@ -49,6 +56,7 @@ pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> 
                     port,
                     "reusing the embedded redis-server left running on this data directory"
                 );
+                adopted = Some(port);
                 (url, None)
             } else {
                 let server = RedisServer::start(&RedisServerOptions {
@@ -64,7 +72,13 @@ pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> 
             }
         }
     };
+    lock.describe(&settings.web.base_url, &url)?;
     settings.data_dir = data_dir.clone();
+    // Resolved once: the hook (run inside a repository) and the workers drain one directory.
+    let spool_dir = std::env::current_dir()
+        .context("reading the working directory")?
+        .join(settings.spool_dir());
+    settings.hooks.spool_dir = Some(spool_dir);
     let created = local_repositories(&mut settings, &url)?;
     println!("netkan is up");
     println!(
@@ -97,13 +111,21 @@ pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> 
         async move { netkan_web::run(&settings, &url, web_listener, shutdown).await }
     });
     let report = netkan_worker::run(&settings, &url, shutdown.clone()).await;
-    // The worker returns on shutdown, or on a fatal error: either way the web stops too.
+    // The worker returns on shutdown (its jobs finished or handed back, itself deregistered),
+    // or on a fatal error: either way the web stops too. Redis goes last, since both use it
+    // to the end; it is in a process group of its own, so a Ctrl-C has not reached it.
     shutdown.cancel();
     let web = web.await.context("the web front end panicked")?;
     if let Some(mut server) = server {
         server.stop();
         info!("embedded redis-server stopped");
     }
+    if let Some(port) = adopted
+        && netkan_common::redis_server::shutdown_port(port)
+    {
+        info!(port, "adopted redis-server stopped");
+    }
+    drop(lock);
     report?;
     web
 }
@@ -214,6 +236,7 @@ fn local_repositories(
                 game: game.clone(),
                 base_url: Some(settings.web.base_url.clone()),
                 config: Some(hook_config.clone()),
+                spool_dir: settings.hooks.spool_dir.clone(),
             },
         )?;
     }

@@ -370,3 +370,204 @@ async fn a_newcomers_push_travels_push_inflate_index_mirror_with_netkan_up_alone
     );
     stop(&mut up.0);
 }
+
+/// `netkan up` as a terminal runs it: the leader of its own process group, so a Ctrl-C
+/// (`kill -INT -<pgid>`) reaches every process in that group. Its stderr is collected.
+fn start_group_leader(
+    data: &std::path::Path,
+    redis_port: u16,
+) -> (
+    KillOnDrop,
+    Vec<String>,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netkan"))
+        .args(["up", "--data-dir"])
+        .arg(data)
+        .env("NETKAN__REDIS__EMBEDDED_PORT", redis_port.to_string())
+        .env("NETKAN__WEB__BIND", "127.0.0.1:0")
+        .env("NETKAN__WORKER__SHUTDOWN_TIMEOUT_SECS", "20")
+        .env_remove("REDIS_URL")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("start netkan up");
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    std::thread::spawn({
+        let stderr = stderr.clone();
+        move || {
+            for line in err_lines.by_ref().map_while(Result::ok) {
+                let mut all = stderr.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        }
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let last = line.contains("stop:");
+        banner.push(line);
+        if last {
+            break;
+        }
+    }
+    assert!(
+        banner.first().is_some_and(|l| l == "netkan is up"),
+        "{banner:?}\n{}",
+        stderr.lock().unwrap()
+    );
+    std::thread::spawn(move || for _ in lines {});
+    (KillOnDrop(child), banner, stderr)
+}
+
+fn netkan(args: &[&str], redis_url: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_netkan"));
+    cmd.args(args).env("RUST_LOG", "warn");
+    match redis_url {
+        Some(url) => cmd.env("REDIS_URL", url),
+        None => cmd.env_remove("REDIS_URL"),
+    };
+    cmd.output().expect("run netkan")
+}
+
+#[tokio::test]
+async fn ctrl_c_to_the_group_finishes_the_running_job_once_and_stops_redis_last() {
+    let data = tempfile::tempdir().unwrap();
+    let port = netkan_common::redis_server::free_port();
+    let (mut up, _, stderr) = start_group_leader(data.path(), port);
+    let url = format!("redis://127.0.0.1:{port}/");
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let jq = JobQueue::new(Keys::default(), JobSettings::default());
+    let mut job = NewJob::new("noop", QueueName::new("noop").unwrap());
+    job.attributes.insert("sleep_ms".into(), "3000".into());
+    jq.enqueue(&mut conn, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(20), "the noop job to start", || {
+        let (mut c, jq, id) = (conn.clone(), jq.clone(), job.id);
+        async move {
+            jq.job(&mut c, &id)
+                .await
+                .unwrap()
+                .filter(|r| r.state == JobState::Running)
+        }
+    })
+    .await;
+    drop(conn);
+
+    // Ctrl-C in a terminal: SIGINT to every process of the foreground group.
+    let pgid = up.0.id();
+    let status = Command::new("kill")
+        .args(["-s", "INT", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // shutdown_timeout_secs (20) + 5 s.
+    let exit = eventually(Duration::from_secs(25), "netkan up to exit", || {
+        let exit = up.0.try_wait().unwrap();
+        async move { exit }
+    })
+    .await;
+    let log = stderr.lock().unwrap().clone();
+    assert!(exit.success(), "netkan up exited with {exit}:\n{log}");
+    assert!(!log.contains("Connection refused"), "{log}");
+    // Start-up may warn about settings (an unset webhook secret); stopping must not.
+    let stopping = log
+        .split_once("shutdown requested")
+        .map(|(_, after)| after)
+        .unwrap_or_else(|| panic!("no shutdown logged:\n{log}"));
+    assert!(
+        !stopping.contains("WARN") && !stopping.contains("ERROR"),
+        "{log}"
+    );
+    assert!(
+        !log.contains('\x1b'),
+        "colour codes in a log that is not a terminal:\n{log}"
+    );
+    assert!(log.contains("embedded redis-server stopped"), "{log}");
+
+    // Redis stopped with netkan up; its data, served again, says what happened.
+    let mut redis = netkan_common::redis_server::RedisServer::start(
+        &netkan_common::redis_server::RedisServerOptions {
+            bin: std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into()),
+            dir: data.path().join("redis"),
+            port,
+            persistent: true,
+        },
+    )
+    .expect("the embedded Redis's data directory serves again");
+    let out = netkan(&["workers", "--json"], Some(&url));
+    assert!(out.status.success(), "{out:?}");
+    let workers: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(workers.is_empty(), "a ghost worker: {workers:?}");
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let rec = jq.job(&mut conn, &job.id).await.unwrap().unwrap();
+    assert_eq!(rec.state, JobState::Succeeded, "{rec:?}");
+    assert_eq!(rec.attempts, 1, "{rec:?}");
+    let lines = jq
+        .logs(&mut conn, &job.id, &Default::default())
+        .await
+        .unwrap();
+    let runs = lines
+        .iter()
+        .filter(|l| l.message.starts_with("sleeping"))
+        .count();
+    assert_eq!(runs, 1, "{lines:?}");
+    drop(conn);
+    redis.stop();
+}
+
+#[tokio::test]
+async fn a_second_netkan_up_on_the_same_data_directory_is_refused_naming_the_first() {
+    let data = tempfile::tempdir().unwrap();
+    let port = netkan_common::redis_server::free_port();
+    let (mut first, banner, _) = start_group_leader(data.path(), port);
+    let web = banner
+        .iter()
+        .find_map(|l| l.strip_prefix("  web:    "))
+        .and_then(|l| l.strip_suffix("/queues"))
+        .expect("the banner names the web front end")
+        .to_owned();
+    let hook = data.path().join("repos/ksp/NetKAN.git/hooks/post-receive");
+    let hook_before = std::fs::read_to_string(&hook).unwrap();
+
+    // Another web port, the same data directory.
+    let second = Command::new(env!("CARGO_BIN_EXE_netkan"))
+        .args(["up", "--data-dir"])
+        .arg(data.path())
+        .env("NETKAN__REDIS__EMBEDDED_PORT", port.to_string())
+        .env("NETKAN__WEB__BIND", "127.0.0.1:0")
+        .env_remove("REDIS_URL")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{second:?}");
+    assert!(
+        text.contains(&format!("pid {}", first.0.id())) && text.contains(&web),
+        "{text}"
+    );
+    assert!(!String::from_utf8_lossy(&second.stdout).contains("netkan is up"));
+
+    // Nor may a hook install take over the repositories the running instance manages.
+    let repo = data.path().join("repos/ksp/NetKAN.git");
+    let out = netkan(&["hook", "install", repo.to_str().unwrap()], None);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(text.contains(&format!("pid {}", first.0.id())), "{text}");
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), hook_before);
+
+    stop(&mut first.0);
+    // Once it has stopped, the data directory is free again.
+    let (mut again, _, _) = start_group_leader(data.path(), port);
+    stop(&mut again.0);
+}

@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - `ckan`: parsing, ordering, validating and writing `.netkan` / `.ckan` files exactly as CKAN does.
+//! - `instance`: the lock that keeps one `netkan up` per data directory.
 //! - `keys`: every Redis key, built in one place under one prefix.
 //! - `job`: ids, queue names, lanes, states; `NewJob`, `ClaimedJob`, `JobRecord`.
 //! - `queue`: the protocol (`JobQueue`): enqueue, claim, renew, finish, upkeep, inspection;
@@ -25,6 +26,7 @@ pub mod ckan;
 pub mod config;
 pub mod connect;
 pub mod error;
+pub mod instance;
 pub mod job;
 pub mod keys;
 pub mod log;

@@ -1,8 +1,14 @@
 //! A private `redis-server` child process: the embedded default of `netkan up` when no Redis
 //! is configured, and the per-test server of the test harness.
+//!
+//! The child runs in a process group of its own. A terminal's Ctrl-C, or `kill -INT -<pgid>`,
+//! signals the whole foreground group: were Redis in its parent's group it would stop at
+//! once, while the parent's workers still need it to hand their jobs back. Its parent stops
+//! it last, with `SHUTDOWN` (see `stop`).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -123,7 +129,8 @@ impl RedisServer {
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(Stdio::null())
+            .process_group(0);
         let child = cmd.spawn().map_err(|source| RedisServerError::Missing {
             bin: opts.bin.clone(),
             source,
@@ -223,6 +230,21 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Shuts down a `redis-server` this process did not start (one left running by a killed
+/// parent and adopted), saving its data, and waits up to 5 s for its port to close.
+/// Returns whether it stopped.
+pub fn shutdown_port(port: u16) -> bool {
+    let _ = send_raw(port, b"SHUTDOWN\r\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if !ping(port) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
 }
 
 /// A port that was free a moment ago on 127.0.0.1.

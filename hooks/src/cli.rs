@@ -34,6 +34,10 @@ pub enum HookCommand {
         /// Stream the push job's NOTICE lines until it ends (default: hooks.follow).
         #[arg(long)]
         follow: bool,
+        /// Where to spool the job when Redis is down (default: hooks.spool_dir); `install`
+        /// writes the absolute directory the workers drain.
+        #[arg(long)]
+        spool_dir: Option<PathBuf>,
     },
     /// Enqueue the jobs spooled while Redis was unreachable, oldest first, exactly once
     /// (workers do this too, at start and every 10 s; this is for a git host without one).
@@ -55,7 +59,11 @@ pub fn run(
             base_url,
         } => {
             let game = Game::new(&game)?;
-            let config = config.map(|c| c.canonicalize().unwrap_or(c));
+            // Resolved here, once, against the installer's working directory: the hook runs
+            // inside the repository, where relative paths would mean something else.
+            let cwd = std::env::current_dir().context("reading the working directory")?;
+            let config = config.map(|c| c.canonicalize().unwrap_or_else(|_| cwd.join(c)));
+            let spool_dir = cwd.join(settings.spool_dir());
             let outcome = crate::install::install(
                 &repo,
                 &crate::install::InstallOptions {
@@ -64,11 +72,13 @@ pub fn run(
                     game: game.to_string(),
                     base_url: base_url.or_else(|| Some(settings.web.base_url.clone())),
                     config,
+                    spool_dir: Some(spool_dir.clone()),
                 },
             )?;
             println!(
-                "post-receive hook installed in {} ({outcome:?})",
-                repo.display()
+                "post-receive hook installed in {} ({outcome:?}); it spools to {} when Redis is down",
+                repo.display(),
+                spool_dir.display()
             );
             Ok(())
         }
@@ -76,7 +86,13 @@ pub fn run(
             game,
             base_url,
             follow,
+            spool_dir,
         } => {
+            let mut settings = settings.clone();
+            if spool_dir.is_some() {
+                settings.hooks.spool_dir = spool_dir;
+            }
+            let settings = &settings;
             let mut input = String::new();
             std::io::stdin()
                 .read_to_string(&mut input)
@@ -115,7 +131,10 @@ pub fn run(
 }
 
 async fn drain(settings: &Settings) -> anyhow::Result<()> {
-    let dir = settings.spool_dir();
+    // Absolute in what it prints, so an operator sees which directory was drained.
+    let dir = std::env::current_dir()
+        .context("reading the working directory")?
+        .join(settings.spool_dir());
     let url = settings.redis_url();
     let client = redis::Client::open(url.as_str()).context("invalid redis URL")?;
     let mut conn = client

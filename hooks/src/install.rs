@@ -1,7 +1,8 @@
 //! Installing the hook into a bare repository as `hooks/post-receive`.
 //!
 //! The script is a two-line `sh` wrapper that execs `netkan-hook post-receive` with the
-//! game, base URL and config path baked in. An existing foreign hook is kept working: it is
+//! game, base URL, config path and spool directory baked in, every path absolute (git runs
+//! hooks inside the repository, where a relative path would point somewhere else). An existing foreign hook is kept working: it is
 //! moved to `post-receive.chained` and run first with the same input. Installing again
 //! rewrites netkan's wrapper (idempotent).
 
@@ -25,6 +26,9 @@ pub struct InstallOptions {
     pub base_url: Option<String>,
     /// A config file for the hook to read.
     pub config: Option<PathBuf>,
+    /// Where the hook spools jobs when Redis is down: the directory the workers and
+    /// `netkan hook drain` empty.
+    pub spool_dir: Option<PathBuf>,
 }
 
 /// What installing did.
@@ -41,13 +45,29 @@ pub enum Installed {
 /// Installs the hook into the bare repository `repo`.
 ///
 /// # Errors
-/// If `repo` is not a bare repository, or files cannot be written.
+/// If `repo` is not a bare repository, a path to bake in is relative, the hook there belongs
+/// to a `netkan up` that is running (another process), or files cannot be written.
 pub fn install(repo: &Path, opts: &InstallOptions) -> anyhow::Result<Installed> {
     if !repo.join("HEAD").is_file() || !repo.join("objects").is_dir() {
         bail!(
             "{} is not a bare git repository (no HEAD and objects/)",
             repo.display()
         );
+    }
+    // git runs the hook inside the repository: a relative path would resolve there, not
+    // where the installer or the workers meant.
+    let paths = [
+        ("the hook's binary", Some(&opts.binary)),
+        ("the config file", opts.config.as_ref()),
+        ("the spool directory", opts.spool_dir.as_ref()),
+    ];
+    for (what, path) in paths {
+        if let Some(path) = path.filter(|p| p.is_relative()) {
+            bail!(
+                "{what} {} is relative; the hook needs an absolute path",
+                path.display()
+            );
+        }
     }
     let hooks = repo.join("hooks");
     std::fs::create_dir_all(&hooks).with_context(|| format!("creating {}", hooks.display()))?;
@@ -57,6 +77,12 @@ pub fn install(repo: &Path, opts: &InstallOptions) -> anyhow::Result<Installed> 
     if hook.exists() {
         let existing = std::fs::read_to_string(&hook).unwrap_or_default();
         if existing.contains(MARKER) {
+            if let Some(holder) = owning_instance(&existing) {
+                bail!(
+                    "{} is managed by a running netkan up ({holder}); stop it first",
+                    hook.display()
+                );
+            }
             outcome = Installed::Updated;
         } else {
             if chained.exists() {
@@ -86,6 +112,10 @@ pub fn install(repo: &Path, opts: &InstallOptions) -> anyhow::Result<Installed> 
         args.push("--config".into());
         args.push(quote(&cfg.display().to_string()));
     }
+    if let Some(dir) = &opts.spool_dir {
+        args.push("--spool-dir".into());
+        args.push(quote(&dir.display().to_string()));
+    }
     let run = args.join(" ");
     let script = if chained.exists() {
         format!(
@@ -99,6 +129,15 @@ pub fn install(repo: &Path, opts: &InstallOptions) -> anyhow::Result<Installed> 
     set_executable(&tmp)?;
     std::fs::rename(&tmp, &hook).with_context(|| format!("installing {}", hook.display()))?;
     Ok(outcome)
+}
+
+/// The running `netkan up`, other than this process, whose hook `script` is: `netkan up`
+/// writes its hook's config (`hook.toml`) into its data directory, which its lock guards.
+fn owning_instance(script: &str) -> Option<netkan_common::instance::Holder> {
+    let quoted = script.split(" --config '").nth(1)?;
+    let config = quoted.split('\'').next()?;
+    let data_dir = Path::new(config).parent()?;
+    netkan_common::instance::running_elsewhere(data_dir)
 }
 
 /// Single-quotes a word for `sh`.

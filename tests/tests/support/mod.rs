@@ -231,6 +231,7 @@ impl Pipeline {
                 game: "ksp".into(),
                 base_url: Some("http://netkan.test".into()),
                 config: Some(hook_config),
+                spool_dir: Some(settings.spool_dir()),
             },
         )
         .unwrap();
