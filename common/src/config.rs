@@ -1144,7 +1144,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.games["ksp2"].netkan_primary_branch(), "develop");
-        assert_eq!(local_head_branch("git@github.com:KSP-CKAN/NetKAN.git"), None);
+        assert_eq!(
+            local_head_branch("git@github.com:KSP-CKAN/NetKAN.git"),
+            None
+        );
         assert_eq!(
             local_head_branch(&format!("file://{}", bare.display())).as_deref(),
             Some("main")
@@ -1162,12 +1165,20 @@ mod tests {
     fn the_removed_web_branch_keys_are_refused_naming_the_per_game_keys() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("netkan.toml");
-        std::fs::write(&path, "[web]\nbind = \"127.0.0.1:1\"\nnetkan_branch = \"main\"\n").unwrap();
-        let e = Settings::load_from(Some(&path), &[]).unwrap_err().to_string();
+        std::fs::write(
+            &path,
+            "[web]\nbind = \"127.0.0.1:1\"\nnetkan_branch = \"main\"\n",
+        )
+        .unwrap();
+        let e = Settings::load_from(Some(&path), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("web.netkan_branch was removed"), "{e}");
         assert!(e.contains("games.<id>.netkan_branch"), "{e}");
         std::fs::write(&path, "[web]\nckanmeta_branch = \"main\"\n").unwrap();
-        let e = Settings::load_from(Some(&path), &[]).unwrap_err().to_string();
+        let e = Settings::load_from(Some(&path), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("games.<id>.ckanmeta_branch"), "{e}");
         let e = Settings::load_from(None, &env(&[("NETKAN__WEB__NETKAN_BRANCH", "main")]))
             .unwrap_err()
