@@ -340,8 +340,9 @@ async fn run_push(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
             }
             seen.push(file.clone());
             if outside {
-                out.notes
-                    .push(format!("{path} is outside {NETKAN_DIR}/: {file} is taken for it"));
+                out.notes.push(format!(
+                    "{path} is outside {NETKAN_DIR}/: {file} is taken for it"
+                ));
             }
             if file.ends_with(".frozen") {
                 // Frozen by name, as the reference marked them: the text is not read.
@@ -356,9 +357,9 @@ async fn run_push(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
                     path: file,
                     text: Ok(text),
                 }),
-                Ok(None) if pushed.removed.contains(&file) => out
-                    .notes
-                    .push(format!("{file} was removed later in the push; nothing to inflate")),
+                Ok(None) if pushed.removed.contains(&file) => out.notes.push(format!(
+                    "{file} was removed later in the push; nothing to inflate"
+                )),
                 Ok(None) => out.warnings.push(format!(
                     "{file} is not in {}: nothing to inflate",
                     short(&at.to_string())
