@@ -40,10 +40,6 @@ use crate::state::AppState;
 /// requests one publication sends coalesce while they wait (one de-duplication key).
 pub(crate) const IGNORED_ACTIONS: [&str; 2] = ["deleted", "unpublished"];
 
-/// GitHub lists at most this many commits in a push payload; a push of more is diffed by
-/// the push worker instead, since the lists may be cut short.
-const MAX_LISTED_COMMITS: usize = 2048;
-
 /// The reference's answer when `identifier` is missing.
 const IDENTIFIER_REQUIRED: &str = "Param \"identifier\" is required, e.g. http://netkan.ksp-ckan.space/gh/release?identifier=AwesomeMod";
 
@@ -280,10 +276,9 @@ fn accepted_commits(event: &PushEvent, branch: &str) -> Result<(), &'static str>
 
 /// The push job's request for a push event to `branch`; `Err` holds the 200 answer of an
 /// ignored push. The files come from the commits' lists, as the reference took them (a file
-/// changed and changed back within the push is still inflated); when GitHub may have cut
-/// the list short and the payload names both ends, they are left out and the push worker
-/// diffs `before..after` instead. A payload without `before`/`after` (the reference's own
-/// tests send `ref` and `commits` only) is resolved from its lists alone.
+/// changed and changed back within the push is still inflated). A payload without
+/// `before`/`after` (the reference's own tests send `ref` and `commits` only) is resolved
+/// from its lists alone.
 pub(crate) fn push_request(
     mut event: PushEvent,
     branch: &str,
@@ -291,13 +286,7 @@ pub(crate) fn push_request(
     accepted_commits(&event, branch)?;
     let commits = event.commits.take().unwrap_or_default();
     let repository = event.repository.take();
-    let diffable = event.before.as_deref().is_some_and(|b| !b.is_empty())
-        && event.after.as_deref().is_some_and(|a| !a.is_empty());
-    let files = if commits.len() >= MAX_LISTED_COMMITS && diffable {
-        None
-    } else {
-        Some(changed_files(&commits))
-    };
+    let files = Some(changed_files(&commits));
     Ok(PushRequest {
         repo: repository
             .and_then(|r| r.clone_url.or(r.full_name))
