@@ -745,3 +745,32 @@ async fn a_delivery_that_arrives_before_its_commit_is_served_is_inflated_once_it
     assert_eq!(kids[0].body, doge);
     w.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_inflation_from_a_configured_branch_netkan_lacks_fails_at_once_naming_the_setting()
+ {
+    let w = World::new(|s| {
+        s.games.get_mut("ksp2").unwrap().netkan_branch = Some("develop".into());
+    })
+    .await;
+    w.ksp2.commit(
+        "one",
+        &[(
+            "NetKAN/SpaceWarp.netkan",
+            Some(&netkan("SpaceWarp", "#/ckan/spacedock/3257")),
+        )],
+    );
+    w.ksp2.push();
+    let job = requests::inflate_request_job(&Game::new("ksp2").unwrap(), &["SpaceWarp".into()]);
+    let mut conn = w.redis.conn().await;
+    let id = w.jq().enqueue(&mut conn, &[job]).await.unwrap().remove(0);
+    let rec = w.finished(id).await;
+    assert_eq!(rec.state, JobState::Failed, "{}", w.log(id).await);
+    assert_eq!(rec.attempts, 1);
+    assert!(
+        rec.last_error
+            .unwrap()
+            .contains("NetKAN has no branch develop (games.ksp2.netkan_branch)")
+    );
+    w.shutdown().await;
+}
