@@ -267,24 +267,23 @@ async fn run_push(ctx: JobContext, env: Arc<PushEnv>) -> JobResult {
             req.repo
         )));
     }
-    let old = commit_id("old", &req.old)?;
+    // Both ids must be well formed if given (`old` is only diffed from `req.old`, where all
+    // zeros means a new branch, diffed against nothing).
+    commit_id("old", &req.old)?;
     let new = commit_id("new", &req.new)?;
     // What can be resolved: the sender's lists at `new` (or, without it, at the pushed
     // branch's head, as the reference read its pulled clone), else the diff old..new.
-    match (&req.files, new, old) {
-        (Some(_), None, _) if !req.r#ref.starts_with("refs/heads/") => {
+    if req.files.is_some() {
+        if new.is_none() && !req.r#ref.starts_with("refs/heads/") {
             return Err(JobError::permanent(format!(
                 "the push names neither its commit nor a branch (ref {:?}): nothing to read its files from",
                 req.r#ref
             )));
         }
-        // `old` all zeros is a new branch (diffed against nothing); absent, nothing to diff.
-        (None, None, _) | (None, _, None) if new.is_none() || req.old.is_empty() => {
-            return Err(JobError::permanent(
-                "the push lists no files and does not name both the commit before and after it: nothing to resolve",
-            ));
-        }
-        _ => {}
+    } else if new.is_none() || req.old.is_empty() {
+        return Err(JobError::permanent(
+            "the push lists no files and does not name both the commit before and after it: nothing to resolve",
+        ));
     }
     ctx.info(format!(
         "push by {} to {}: {} -> {}{}",
