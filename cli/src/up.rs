@@ -13,6 +13,10 @@ use netkan_common::redis_server::{RedisServer, RedisServerOptions};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+/// The branch of the repositories `netkan up` creates, unless `games.<id>.netkan_branch` or
+/// `ckanmeta_branch` names another.
+const NEW_REPOSITORY_BRANCH: &str = "main";
+
 /// Runs until `shutdown`.
 pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
@@ -91,12 +95,24 @@ pub(crate) async fn run(mut settings: Settings, shutdown: CancellationToken) -> 
         settings.web.base_url.trim_end_matches('/')
     );
     for (game, netkan) in created {
-        println!("  {game}:    push .netkan files to the local NetKAN repository:");
+        let games = &settings.games[&game];
+        let branch = games.netkan_primary_branch();
+        println!(
+            "  {game}:    push .netkan files to the local NetKAN repository (branch {branch}):"
+        );
         println!("          git clone {}", netkan.display());
         println!(
-            "          it holds NetKAN/{}.netkan: edit it, commit and push to see it inflated",
+            "          it holds NetKAN/{}.netkan: edit it, commit and push to {branch} to see it inflated",
             crate::example::IDENTIFIER
         );
+        // A repository made by an earlier run on another branch than the one now configured:
+        // the hook inflates pushes to the repository's own branch, the web the configured one.
+        let head = netkan_common::config::local_head_branch(&netkan.display().to_string());
+        if let Some(head) = head.filter(|h| *h != branch) {
+            println!(
+                "          warning: its HEAD is {head}, but games.{game}.netkan_branch is {branch}"
+            );
+        }
     }
     if settings.mirror.target == netkan_common::config::MirrorTarget::Directory {
         println!("  mirror: {}", settings.mirror_dir().display());
@@ -170,10 +186,14 @@ fn local_repositories(
         let root = data_dir.join("repos").join(&game);
         let netkan = root.join("NetKAN.git");
         let ckanmeta = root.join("CKAN-meta.git");
-        for repo in [&netkan, &ckanmeta] {
+        // Born on the configured branch, else `main`: the branch the hook, `/gh/inflate`
+        // and the workers then take is the one the repository has (read from its HEAD).
+        let branches = [entry.netkan_branch.clone(), entry.ckanmeta_branch.clone()];
+        for (repo, branch) in [&netkan, &ckanmeta].into_iter().zip(branches) {
             if !repo.join("HEAD").exists() {
                 let mut opts = git2::RepositoryInitOptions::new();
-                opts.bare(true).initial_head("main");
+                opts.bare(true)
+                    .initial_head(branch.as_deref().unwrap_or(NEW_REPOSITORY_BRANCH));
                 git2::Repository::init_opts(repo, &opts)
                     .with_context(|| format!("creating {}", repo.display()))?;
                 info!(repo = %repo.display(), "created a local bare repository");

@@ -413,8 +413,9 @@ backoff_max_ms = 1000
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // `netkan up`'s repositories are on `main`, the branch its web takes pushes from.
     let push_event =
-        r#"{"ref": "refs/heads/master", "commits": [{"modified": ["NetKAN/AwesomeMod.netkan"]}]}"#;
+        r#"{"ref": "refs/heads/main", "commits": [{"modified": ["NetKAN/AwesomeMod.netkan"]}]}"#;
     let release = r#"{"action": "published"}"#;
     let mut answers = Vec::new();
     for (path, body, signature) in [

@@ -116,6 +116,15 @@ async fn netkan_up_runs_jobs_stops_cleanly_and_keeps_its_data() {
         data.path(),
         &["clone", "-q", &netkan_repo, work.to_str().unwrap()],
     );
+    // The banner names the branch the clone is on: the one the hook and /gh/inflate take.
+    let branch = git(&work, &["rev-parse", "--abbrev-ref", "HEAD"]);
+    assert_eq!(branch.trim(), "main");
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains("local NetKAN repository (branch main)")),
+        "{banner:?}"
+    );
     // The first run seeded the example mod, and its archive is served by the web.
     assert!(work.join("NetKAN/ExampleMod.netkan").is_file());
     assert!(data.path().join("files/ExampleMod-1.0.zip").is_file());

@@ -194,6 +194,12 @@ pub struct WorkerSettings {
     /// Largest `.netkan` (or `.frozen`) file the push worker reads; a larger one is refused
     /// with its size and this key named (the largest real `.netkan` is a few KB).
     pub max_netkan_bytes: u64,
+    /// Attempts a push job makes to find its commit (`after`) in NetKAN, fetching each
+    /// time, before it fails saying so. GitHub can deliver a push a moment before the commit
+    /// is served, so a miss is retried (with the job's backoff, `jobs.backoff_base_ms`
+    /// doubling), but only a few times: a commit still missing then is not coming. At most
+    /// `jobs.max_attempts` are used.
+    pub missing_commit_attempts: u32,
 }
 
 impl Default for WorkerSettings {
@@ -205,6 +211,7 @@ impl Default for WorkerSettings {
             claim_batch: 100,
             shutdown_timeout_secs: 30,
             max_netkan_bytes: 1024 * 1024,
+            missing_commit_attempts: 3,
         }
     }
 }
@@ -243,10 +250,6 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<String>,
     /// Token for operator actions on the dashboard (retry, delete, enqueue).
     pub admin_token: Secret,
-    /// The NetKAN repository's primary branch, per game; pushes to other branches are ignored.
-    pub netkan_branch: String,
-    /// The CKAN-meta repository's primary branch; `/gh/mirror` ignores pushes to others.
-    pub ckanmeta_branch: String,
     /// HTTP worker threads; 0 means one per CPU.
     pub workers: usize,
     /// If set, `/files/<name>` serves the files of this directory (downloads a self-hosted
@@ -266,8 +269,6 @@ impl Default for WebSettings {
             allowed_addresses: Vec::new(),
             trusted_proxies: Vec::new(),
             admin_token: Secret::default(),
-            netkan_branch: "master".into(),
-            ckanmeta_branch: "master".into(),
             workers: 0,
             files_dir: None,
         }
@@ -288,6 +289,108 @@ pub struct GameSettings {
     pub ckanmeta_repo: Option<String>,
     /// NetKAN on the forge (`KSP-CKAN/NetKAN`), for pull requests against it (the adder).
     pub netkan_repo: Option<String>,
+    /// NetKAN's primary branch: `/gh/inflate` ignores pushes to other branches, and the push
+    /// worker reads requested files from it. Unset: see [`GameSettings::netkan_primary_branch`].
+    pub netkan_branch: Option<String>,
+    /// CKAN-meta's primary branch: `/gh/mirror` ignores pushes to other branches. Unset: see
+    /// [`GameSettings::ckanmeta_primary_branch`].
+    pub ckanmeta_branch: Option<String>,
+}
+
+/// The branch assumed for a repository that is a URL and has no branch configured: what
+/// KSP-CKAN's KSP repositories use (its KSP2 ones use `main`, so they need the setting).
+pub const DEFAULT_BRANCH: &str = "master";
+
+impl GameSettings {
+    /// NetKAN's primary branch: `netkan_branch` if set, else the branch the repository's
+    /// `HEAD` names when `netkan` is a local path (as the reference took `origin/HEAD`), else
+    /// [`DEFAULT_BRANCH`].
+    pub fn netkan_primary_branch(&self) -> String {
+        primary_branch(self.netkan_branch.as_deref(), self.netkan.as_ref())
+    }
+
+    /// CKAN-meta's primary branch, chosen as [`GameSettings::netkan_primary_branch`] is.
+    pub fn ckanmeta_primary_branch(&self) -> String {
+        primary_branch(self.ckanmeta_branch.as_deref(), self.ckanmeta.as_ref())
+    }
+}
+
+fn primary_branch(configured: Option<&str>, repo: Option<&Secret>) -> String {
+    configured
+        .map(str::to_owned)
+        .or_else(|| repo.and_then(|r| local_head_branch(r.expose())))
+        .unwrap_or_else(|| DEFAULT_BRANCH.to_owned())
+}
+
+/// The branch `HEAD` names in the repository at `location` when that is a local path (bare,
+/// or a work tree's `.git`); `None` for a URL, a missing repository or a detached `HEAD`.
+/// Read from the file, not through git: this crate does not link libgit2, and a symbolic
+/// `HEAD` is one line (`ref: refs/heads/<branch>`).
+pub fn local_head_branch(location: &str) -> Option<String> {
+    let path = match location.strip_prefix("file://") {
+        Some(p) => p,
+        // `https://…`, `ssh://…` and scp-like `git@host:path` are remotes.
+        None if location.contains("://") || is_scp_like(location) => return None,
+        None => location,
+    };
+    let dir = Path::new(path);
+    let head = std::fs::read_to_string(dir.join("HEAD"))
+        .or_else(|_| std::fs::read_to_string(dir.join(".git").join("HEAD")))
+        .ok()?;
+    let branch = head.trim().strip_prefix("ref: refs/heads/")?;
+    (!branch.is_empty()).then(|| branch.to_owned())
+}
+
+/// `user@host:path`, git's scp-like remote syntax (a colon before any slash).
+fn is_scp_like(location: &str) -> bool {
+    match (location.find(':'), location.find('/')) {
+        (Some(colon), Some(slash)) => colon < slash,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// Checks a configured branch name; the error names `key`.
+fn validate_branch(key: &str, branch: &str) -> Result<(), String> {
+    let bad = branch.is_empty()
+        || branch.starts_with('-')
+        || branch.starts_with("refs/")
+        || branch.contains("..")
+        || branch
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
+    if bad {
+        let shown: String = branch.chars().take(100).collect();
+        return Err(format!(
+            "{key} = {shown:?} is not a branch name (write `main`, not `refs/heads/main`)"
+        ));
+    }
+    Ok(())
+}
+
+/// Keys that were removed, and what replaces them: a file or variable that still sets one
+/// is refused with this text rather than an "unknown field" naming every key but the new one.
+const REMOVED_KEYS: [(&str, &str); 2] = [
+    (
+        "web.netkan_branch",
+        "web.netkan_branch was removed: the branch is per game now, `netkan_branch` in each [games.<id>] table (games.<id>.netkan_branch, or NETKAN__GAMES__<ID>__NETKAN_BRANCH); unset, it is the NetKAN repository's HEAD when that is a local path, else master",
+    ),
+    (
+        "web.ckanmeta_branch",
+        "web.ckanmeta_branch was removed: the branch is per game now, `ckanmeta_branch` in each [games.<id>] table (games.<id>.ckanmeta_branch, or NETKAN__GAMES__<ID>__CKANMETA_BRANCH); unset, it is the CKAN-meta repository's HEAD when that is a local path, else master",
+    ),
+];
+
+/// The explanation of a removed key set in `table`, if any.
+fn removed_key_in(table: &toml::Table) -> Option<&'static str> {
+    REMOVED_KEYS.iter().find_map(|(key, why)| {
+        let (section, name) = key.split_once('.')?;
+        table
+            .get(section)
+            .and_then(toml::Value::as_table)
+            .is_some_and(|t| t.contains_key(name))
+            .then_some(*why)
+    })
 }
 
 /// The git post-receive hook.
@@ -731,6 +834,16 @@ impl Settings {
                     path: path.to_owned(),
                     source,
                 })?;
+                if let Some(why) = toml::from_str::<toml::Table>(&text)
+                    .ok()
+                    .as_ref()
+                    .and_then(removed_key_in)
+                {
+                    return Err(ConfigError::File {
+                        path: path.to_owned(),
+                        message: why.into(),
+                    });
+                }
                 // Deserializing the text itself (not a merged table) keeps TOML's line numbers.
                 toml::from_str::<Settings>(&text).map_err(|e| ConfigError::File {
                     path: path.to_owned(),
@@ -755,6 +868,13 @@ impl Settings {
                 return Err(ConfigError::Env {
                     var: var.clone(),
                     message: "empty key segment".into(),
+                });
+            }
+            let dotted = keys.join(".");
+            if let Some((_, why)) = REMOVED_KEYS.iter().find(|(k, _)| *k == dotted) {
+                return Err(ConfigError::Env {
+                    var: var.clone(),
+                    message: (*why).into(),
                 });
             }
             // A variable naming a game adds to the games in force (the file's, else the
@@ -814,15 +934,29 @@ impl Settings {
                 "worker.concurrency values must be at least 1".into(),
             ));
         }
+        if self.worker.missing_commit_attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "worker.missing_commit_attempts must be at least 1".into(),
+            ));
+        }
         if self.worker.claim_batch == 0 || self.worker.claim_batch > crate::queue::MAX_CLAIM {
             return Err(ConfigError::Invalid(format!(
                 "worker.claim_batch must be between 1 and {}",
                 crate::queue::MAX_CLAIM
             )));
         }
-        for game in self.games.keys() {
+        for (game, settings) in &self.games {
             crate::job::Game::new(game)
                 .map_err(|e| ConfigError::Invalid(format!("games.{game}: {e}")))?;
+            for (key, branch) in [
+                ("netkan_branch", &settings.netkan_branch),
+                ("ckanmeta_branch", &settings.ckanmeta_branch),
+            ] {
+                if let Some(b) = branch {
+                    validate_branch(&format!("games.{game}.{key}"), b)
+                        .map_err(ConfigError::Invalid)?;
+                }
+            }
         }
         self.hosts.validate().map_err(ConfigError::Invalid)?;
         self.mirror.validate().map_err(ConfigError::Invalid)?;
@@ -977,6 +1111,80 @@ mod tests {
         let s = Settings::load_from(Some(&path), &env(&[("NETKAN__GAMES__KSP__NETKAN", "/n")]))
             .unwrap();
         assert_eq!(s.games.keys().collect::<Vec<_>>(), ["ksp", "ksp2"]);
+    }
+
+    #[test]
+    fn branches_are_per_game_and_default_to_a_local_repositorys_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let bare = dir.path().join("NetKAN.git");
+        std::fs::create_dir_all(&bare).unwrap();
+        std::fs::write(bare.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(work.join(".git")).unwrap();
+        std::fs::write(work.join(".git/HEAD"), "ref: refs/heads/trunk\n").unwrap();
+        let path = dir.path().join("netkan.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[games.ksp]\nnetkan = \"https://github.com/KSP-CKAN/NetKAN.git\"\nckanmeta_branch = \"stable\"\n\
+                 [games.ksp2]\nnetkan = {:?}\nckanmeta = {:?}\n",
+                bare.display().to_string(),
+                work.display().to_string()
+            ),
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&path), &[]).unwrap();
+        assert_eq!(s.games["ksp"].netkan_primary_branch(), "master");
+        assert_eq!(s.games["ksp"].ckanmeta_primary_branch(), "stable");
+        assert_eq!(s.games["ksp2"].netkan_primary_branch(), "main");
+        assert_eq!(s.games["ksp2"].ckanmeta_primary_branch(), "trunk");
+        let s = Settings::load_from(
+            Some(&path),
+            &env(&[("NETKAN__GAMES__KSP2__NETKAN_BRANCH", "develop")]),
+        )
+        .unwrap();
+        assert_eq!(s.games["ksp2"].netkan_primary_branch(), "develop");
+        assert_eq!(
+            local_head_branch("git@github.com:KSP-CKAN/NetKAN.git"),
+            None
+        );
+        assert_eq!(
+            local_head_branch(&format!("file://{}", bare.display())).as_deref(),
+            Some("main")
+        );
+        let e = Settings::load_from(
+            Some(&path),
+            &env(&[("NETKAN__GAMES__KSP__NETKAN_BRANCH", "refs/heads/main")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("games.ksp.netkan_branch"), "{e}");
+    }
+
+    #[test]
+    fn the_removed_web_branch_keys_are_refused_naming_the_per_game_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("netkan.toml");
+        std::fs::write(
+            &path,
+            "[web]\nbind = \"127.0.0.1:1\"\nnetkan_branch = \"main\"\n",
+        )
+        .unwrap();
+        let e = Settings::load_from(Some(&path), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("web.netkan_branch was removed"), "{e}");
+        assert!(e.contains("games.<id>.netkan_branch"), "{e}");
+        std::fs::write(&path, "[web]\nckanmeta_branch = \"main\"\n").unwrap();
+        let e = Settings::load_from(Some(&path), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("games.<id>.ckanmeta_branch"), "{e}");
+        let e = Settings::load_from(None, &env(&[("NETKAN__WEB__NETKAN_BRANCH", "main")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("NETKAN__WEB__NETKAN_BRANCH"), "{e}");
+        assert!(e.contains("NETKAN__GAMES__<ID>__NETKAN_BRANCH"), "{e}");
     }
 
     #[test]

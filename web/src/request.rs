@@ -168,8 +168,10 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, WebError
         .map_err(|e| WebError::BadRequest(format!("Invalid JSON body: {e}")))
 }
 
-/// Parses an `application/x-www-form-urlencoded` body into its pairs, in order (a key may
-/// repeat). Other encodings (multipart) get a 400 naming the one expected.
+/// Parses a form body into its pairs, in order (a key may repeat):
+/// `application/x-www-form-urlencoded` (also assumed without a `Content-Type`) or
+/// `multipart/form-data`, the two encodings of HTML forms, both of which the reference's
+/// Flask accepted. Any other type gets a 400 naming the ones expected.
 pub(crate) fn parse_form(
     req: &HttpRequest,
     body: &[u8],
@@ -196,16 +198,110 @@ pub(crate) fn parse_form_of_type(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    if essence == "multipart/form-data" {
+        return parse_multipart(content_type.unwrap_or(""), body);
+    }
     if !essence.is_empty() && essence != "application/x-www-form-urlencoded" {
         let shown: String = essence.chars().take(100).collect();
         return Err(WebError::BadRequest(format!(
-            "Expected an application/x-www-form-urlencoded body, got {shown}"
+            "Expected an application/x-www-form-urlencoded or multipart/form-data body, got {shown}"
         )));
     }
     if std::str::from_utf8(body).is_err() {
         return Err(WebError::BadRequest("The form is not valid UTF-8".into()));
     }
     Ok(form_urlencoded::parse(body).into_owned().collect())
+}
+
+/// Parses a `multipart/form-data` body (RFC 7578) into its text fields, in order. Parts
+/// with a `filename` are uploaded files, which no webhook reads: they are skipped, as
+/// Flask's `request.form` left them out. A malformed body is a 400 saying what is wrong.
+fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Vec<(String, String)>, WebError> {
+    let bad = |why: &str| WebError::BadRequest(format!("Invalid multipart/form-data body: {why}"));
+    let boundary = content_type
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
+        .map(|(_, v)| v.trim().trim_matches('"'))
+        .ok_or_else(|| bad("the Content-Type has no boundary"))?;
+    // RFC 2046: 1 to 70 characters.
+    if boundary.is_empty() || boundary.len() > 70 {
+        return Err(bad("the boundary must have 1 to 70 characters"));
+    }
+    let delimiter = format!("--{boundary}");
+    let delimiter = delimiter.as_bytes();
+    let mut at = find(body, delimiter, 0).ok_or_else(|| bad("no part starts"))? + delimiter.len();
+    let mut fields = Vec::new();
+    loop {
+        if body[at..].starts_with(b"--") {
+            return Ok(fields);
+        }
+        at = after_line_break(body, at).ok_or_else(|| bad("a boundary line is not ended"))?;
+        // Headers end at the first empty line.
+        let (headers_end, content_start) = match find(body, b"\r\n\r\n", at) {
+            Some(i) => (i, i + 4),
+            None => return Err(bad("a part's headers are not ended by an empty line")),
+        };
+        let headers = std::str::from_utf8(&body[at..headers_end])
+            .map_err(|_| bad("a part's headers are not UTF-8"))?;
+        let next = [b"\r\n".as_slice(), delimiter].concat();
+        let content_end =
+            find(body, &next, content_start).ok_or_else(|| bad("the last part is not closed"))?;
+        let (name, is_file) = disposition(headers)
+            .ok_or_else(|| bad("a part has no Content-Disposition: form-data with a name"))?;
+        if !is_file {
+            let value = std::str::from_utf8(&body[content_start..content_end])
+                .map_err(|_| bad(&format!("field {name:?} is not UTF-8")))?;
+            fields.push((name, value.to_owned()));
+        }
+        at = content_end + next.len();
+    }
+}
+
+/// The field name of a part's headers and whether it is a file (has a `filename`).
+fn disposition(headers: &str) -> Option<(String, bool)> {
+    let value = headers.split("\r\n").find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("content-disposition")
+            .then_some(v.trim())
+    })?;
+    let mut params = value.split(';');
+    if !params.next()?.trim().eq_ignore_ascii_case("form-data") {
+        return None;
+    }
+    let mut name = None;
+    let mut is_file = false;
+    for p in params {
+        let Some((k, v)) = p.trim().split_once('=') else {
+            continue;
+        };
+        let v = v.trim().trim_matches('"');
+        match k.trim().to_ascii_lowercase().as_str() {
+            "name" => name = Some(v.to_owned()),
+            "filename" | "filename*" => is_file = true,
+            _ => {}
+        }
+    }
+    Some((name?, is_file))
+}
+
+/// The index after the line break at `at` (CRLF; any transport padding before it allowed).
+fn after_line_break(body: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    while body.get(i).is_some_and(|b| *b == b' ' || *b == b'\t') {
+        i += 1;
+    }
+    body[i..].starts_with(b"\r\n").then_some(i + 2)
+}
+
+/// The first index of `needle` in `hay` at or after `from`.
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
 }
 
 /// The first value of `key` in a form.
@@ -268,4 +364,59 @@ pub(crate) fn enqueued(req: &HttpRequest, state: &AppState, ids: &[JobId]) -> Ht
 /// A 200 with `{"message": ...}`, the reference's answer to pushes it ignores.
 pub(crate) fn ignored(message: &str) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "message": message }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const TYPE: &str = "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW";
+
+    fn multipart(parts: &[(&str, &str)]) -> Vec<u8> {
+        let mut body = String::from("preamble\r\n");
+        for (disposition, value) in parts {
+            body.push_str(&format!(
+                "------WebKitFormBoundary7MA4YWxkTrZu0gW\r\nContent-Disposition: form-data; {disposition}\r\n\r\n{value}\r\n"
+            ));
+        }
+        body.push_str("------WebKitFormBoundary7MA4YWxkTrZu0gW--\r\n");
+        body.into_bytes()
+    }
+
+    #[test]
+    fn multipart_forms_give_their_text_fields_in_order_and_skip_files() {
+        let body = multipart(&[
+            ("name=\"mod_id\"", "777"),
+            ("name=\"zip\"; filename=\"a.zip\"", "PK\u{3}\u{4}"),
+            ("name=\"event_type\"", "update"),
+            ("name=\"description\"", "two\r\nlines"),
+        ]);
+        let form = parse_form_of_type(Some(TYPE), &body).unwrap();
+        assert_eq!(
+            form,
+            [
+                ("mod_id".to_owned(), "777".to_owned()),
+                ("event_type".to_owned(), "update".to_owned()),
+                ("description".to_owned(), "two\r\nlines".to_owned()),
+            ]
+        );
+        let quoted = "multipart/form-data; boundary=\"----WebKitFormBoundary7MA4YWxkTrZu0gW\"";
+        assert_eq!(parse_form_of_type(Some(quoted), &body).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn malformed_multipart_forms_are_refused_saying_why() {
+        let body = multipart(&[("name=\"mod_id\"", "777")]);
+        let err = |t: &str, b: &[u8]| match parse_form_of_type(Some(t), b) {
+            Err(WebError::BadRequest(m)) => m,
+            other => panic!("expected a 400, got {other:?}"),
+        };
+        assert!(err("multipart/form-data", &body).contains("no boundary"));
+        let cut = &body[..body.len() - "------WebKitFormBoundary7MA4YWxkTrZu0gW--\r\n".len()];
+        assert!(err(TYPE, cut).contains("not closed"));
+        let nameless = multipart(&[("filename=\"x\"", "1")]);
+        assert!(err(TYPE, &nameless).contains("no Content-Disposition"));
+        assert!(err("text/plain", &body).contains("multipart/form-data"));
+    }
 }

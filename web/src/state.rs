@@ -33,6 +33,9 @@ pub(crate) struct AppState {
     /// The games configured (`[games.<id>]`): webhooks for others are 404; the status pages
     /// list these.
     pub(crate) games: Vec<netkan_common::Game>,
+    /// Each game's primary branches, resolved once at start (a local repository's `HEAD`
+    /// is read then): `/gh/inflate` and `/gh/mirror` ignore pushes to other branches.
+    pub(crate) branches: std::collections::BTreeMap<netkan_common::Game, GameBranches>,
     /// Feeds the live log streams.
     pub(crate) live: LiveHub,
     /// `web.base_url` without a trailing slash.
@@ -41,6 +44,15 @@ pub(crate) struct AppState {
     id: usize,
     redis_url: String,
     pool_size: usize,
+}
+
+/// A game's primary branches (`games.<id>.netkan_branch`, `games.<id>.ckanmeta_branch`).
+#[derive(Debug, Clone)]
+pub(crate) struct GameBranches {
+    /// NetKAN's.
+    pub(crate) netkan: String,
+    /// CKAN-meta's.
+    pub(crate) ckanmeta: String,
 }
 
 thread_local! {
@@ -76,6 +88,23 @@ impl AppState {
             .map(netkan_common::Game::new)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("invalid game in [games]: {e}"))?;
+        let branches = games
+            .iter()
+            .map(|game| {
+                let g = &settings.games[game.as_str()];
+                let b = GameBranches {
+                    netkan: g.netkan_primary_branch(),
+                    ckanmeta: g.ckanmeta_primary_branch(),
+                };
+                tracing::info!(
+                    game = %game,
+                    netkan = %b.netkan,
+                    ckanmeta = %b.ckanmeta,
+                    "github pushes are taken from these branches"
+                );
+                (game.clone(), b)
+            })
+            .collect();
         let pool = netkan_common::connect::pool(redis_url, settings.redis.pool_size)
             .context("creating the redis pool")?;
         static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
@@ -86,6 +115,7 @@ impl AppState {
             allowed,
             proxies,
             games,
+            branches,
             live: LiveHub::new(shutdown),
             base_url: settings.web.base_url.trim_end_matches('/').to_owned(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -113,6 +143,16 @@ impl AppState {
             pools.push((self.id, pool.clone()));
             Ok(pool)
         })
+    }
+
+    /// The primary branches of `game` (one of `games`: `request::game_of` has checked it).
+    pub(crate) fn branches_of(
+        &self,
+        game: &netkan_common::Game,
+    ) -> Result<&GameBranches, WebError> {
+        self.branches
+            .get(game)
+            .ok_or_else(|| WebError::NotFound(format!("No such game: {game}")))
     }
 
     /// The public URL of a job's log page.

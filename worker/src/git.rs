@@ -105,8 +105,14 @@ impl WorkingClone {
             .with_context(|| format!("no branch {branch} in the remote"))
     }
 
+    /// True if the commit is in the clone (a push's commit may not be served yet).
+    pub fn has_commit(&self, commit: Oid) -> bool {
+        self.repo.find_commit(commit).is_ok()
+    }
+
     /// The files changed by a push from `old` to `new` (`old` all zeros for a new branch; for a
-    /// force push, the changes since the merge base), limited to paths under `prefix`.
+    /// force push, the changes since the merge base), limited to paths under `prefix` (every
+    /// path when it is empty).
     pub fn changed_files(&self, old: &str, new: &str, prefix: &str) -> anyhow::Result<Vec<Change>> {
         let new_oid = Oid::from_str(new).context("bad new commit id")?;
         let new_tree = self
@@ -135,7 +141,9 @@ impl WorkingClone {
             }
         };
         let mut opts = DiffOptions::new();
-        opts.pathspec(prefix);
+        if !prefix.is_empty() {
+            opts.pathspec(prefix);
+        }
         let mut diff =
             self.repo
                 .diff_tree_to_tree(base_tree.as_ref(), Some(&new_tree), Some(&mut opts))?;

@@ -3,16 +3,18 @@
 //! 400 `Signature mismatch`, as in the reference. A `ping` event (sent when the webhook is
 //! created) is answered 200 `{"message": "pong"}`.
 //!
-//! - `POST /gh/inflate[/<game>]`: a push to NetKAN. Pushes to a branch other than
-//!   `web.netkan_branch` get 200 `{"message": "Wrong branch"}`, pushes without commits 200
-//!   `{"message": "No commits received"}`; otherwise one `push` job on the `push` queue
-//!   carrying the refs and the changed files, which the push worker resolves (`.netkan`
-//!   changes are inflated, `.frozen` ones frozen).
-//! - `POST /gh/release[/<game>]?identifier=<Id>`: a release of a mod's repository. Only
-//!   the `published` and `released` actions inflate (see `INFLATING_ACTIONS`); other
-//!   actions get 200 `{"message": "Ignored action <a>"}`.
-//! - `POST /gh/mirror[/<game>]`: a push to CKAN-meta. Same branch (`web.ckanmeta_branch`)
-//!   and commit checks; then one `mirror` job on `mirroring` per `.ckan` added or modified.
+//! - `POST /gh/inflate[/<game>]`: a push to the game's NetKAN. Pushes to a branch other than
+//!   the game's `games.<id>.netkan_branch` get 200 `{"message": "Wrong branch"}`, pushes
+//!   without commits 200 `{"message": "No commits received"}`; otherwise one `push` job on
+//!   the `push` queue carrying the refs and the files the commits list, which the push
+//!   worker resolves (`.netkan` files added or modified are inflated, `.frozen` ones frozen).
+//! - `POST /gh/release[/<game>]?identifier=<Id>`: any event of a mod's repository (a
+//!   release, or a push: many mods send their default events) inflates `<Id>`, as the
+//!   reference did, except those that provably carry nothing new: `ping`, and the actions
+//!   `deleted` and `unpublished` (see `IGNORED_ACTIONS`), answered 200 `Ignored action <a>`.
+//! - `POST /gh/mirror[/<game>]`: a push to the game's CKAN-meta. Same branch
+//!   (`games.<id>.ckanmeta_branch`) and commit checks; then one `mirror` job on `mirroring`
+//!   per `.ckan` added or modified.
 //!
 //! Bodies are accepted as `application/json` or as GitHub's form encoding (`payload=`).
 //! A correctly signed payload is accepted once per `web.github_replay_window_secs`: a replay
@@ -30,13 +32,13 @@ use crate::request::{self, enqueued, ignored};
 use crate::requests::{self, ChangedFiles, PushRequest};
 use crate::state::AppState;
 
-/// The release actions that inflate. GitHub sends, for one release made public, `created`
-/// (unless it was a draft first), `published` and, for a full release, `released`; turning
-/// a pre-release into a release sends `released` alone, and a pre-release's metadata differs
-/// from a release's. `created` also fires for drafts, whose assets may not exist yet, and
-/// `edited`, `deleted`, `unpublished` and `prereleased` (always with `published`) change
-/// nothing to inflate. The two inflations a publication sends coalesce while waiting.
-pub(crate) const INFLATING_ACTIONS: [&str; 2] = ["published", "released"];
+/// The actions `/gh/release` ignores: a release `deleted` or `unpublished` leaves nothing
+/// new to inflate (the inflator reads the releases that remain, which the last inflation
+/// already saw). Every other event inflates, as in the reference, which acted on every
+/// signed request: `created`, `edited`, `prereleased` may each be the one that matters
+/// (an edit can replace an asset), and many mods send `push` events only. The several
+/// requests one publication sends coalesce while they wait (one de-duplication key).
+pub(crate) const IGNORED_ACTIONS: [&str; 2] = ["deleted", "unpublished"];
 
 /// The reference's answer when `identifier` is missing.
 const IDENTIFIER_REQUIRED: &str = "Param \"identifier\" is required, e.g. http://netkan.ksp-ckan.space/gh/release?identifier=AwesomeMod";
@@ -81,10 +83,11 @@ struct Commit {
     removed: Vec<String>,
 }
 
+/// What `/gh/release` reads of any event: its `action`, if it has one (a push has none).
 #[derive(Deserialize)]
 pub(crate) struct ReleaseEvent {
     #[serde(default)]
-    action: Option<String>,
+    action: Option<serde_json::Value>,
 }
 
 /// A verified GitHub request: its body parsed (`None` for a ping), and the replay mark set
@@ -272,7 +275,10 @@ fn accepted_commits(event: &PushEvent, branch: &str) -> Result<(), &'static str>
 }
 
 /// The push job's request for a push event to `branch`; `Err` holds the 200 answer of an
-/// ignored push.
+/// ignored push. The files come from the commits' lists, as the reference took them (a file
+/// changed and changed back within the push is still inflated). A payload without
+/// `before`/`after` (the reference's own tests send `ref` and `commits` only) is resolved
+/// from its lists alone.
 pub(crate) fn push_request(
     mut event: PushEvent,
     branch: &str,
@@ -280,6 +286,7 @@ pub(crate) fn push_request(
     accepted_commits(&event, branch)?;
     let commits = event.commits.take().unwrap_or_default();
     let repository = event.repository.take();
+    let files = Some(changed_files(&commits));
     Ok(PushRequest {
         repo: repository
             .and_then(|r| r.clone_url.or(r.full_name))
@@ -289,7 +296,7 @@ pub(crate) fn push_request(
         new: event.after.unwrap_or_default(),
         pusher: event.pusher.and_then(|p| p.name).unwrap_or_default(),
         source: "github".into(),
-        files: Some(changed_files(&commits)),
+        files,
     })
 }
 
@@ -322,14 +329,13 @@ pub(crate) fn release_identifier(query: &str) -> Result<String, WebError> {
     Ok(identifier)
 }
 
-/// `Ok` when a release event's action inflates; `Err` holds the 200 answer's message.
+/// `Ok` when an event sent to `/gh/release` inflates; `Err` holds the 200 answer's message.
 pub(crate) fn release_inflates(event: &ReleaseEvent) -> Result<(), String> {
-    let action = event.action.as_deref().unwrap_or_default();
-    if INFLATING_ACTIONS.contains(&action) {
-        Ok(())
-    } else {
-        let shown: String = action.chars().take(64).collect();
-        Err(format!("Ignored action {shown}"))
+    match event.action.as_ref().and_then(serde_json::Value::as_str) {
+        Some(action) if IGNORED_ACTIONS.contains(&action) => {
+            Err(format!("Ignored action {action}"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -344,7 +350,8 @@ pub(crate) async fn receive_push(
     let Some(event) = event else {
         return Ok(pong());
     };
-    let push = match push_request(event, &state.web.netkan_branch) {
+    let branch = &state.branches_of(&game)?.netkan;
+    let push = match push_request(event, branch) {
         Ok(push) => push,
         Err(message) => return Ok(ignored(message)),
     };
@@ -352,9 +359,9 @@ pub(crate) async fn receive_push(
     Ok(enqueued(&req, &state, &ids))
 }
 
-/// A release of a mod: one `inflate-request` for `?identifier=` when the action is one of
-/// `INFLATING_ACTIONS` (204, or 202 with JSON); 200 `Ignored action` otherwise; 400 without
-/// an identifier (the reference's text) or with a malformed one.
+/// An event of a mod's repository: one `inflate-request` for `?identifier=` (204, or 202
+/// with JSON) unless its action is one of `IGNORED_ACTIONS` (200 `Ignored action`); 400
+/// without an identifier (the reference's text) or with a malformed one.
 pub(crate) async fn receive_release(
     req: HttpRequest,
     payload: web::Payload,
@@ -395,7 +402,8 @@ pub(crate) async fn receive_mirror_push(
     let Some(event) = event else {
         return Ok(pong());
     };
-    let paths = match mirrored_paths(event, &state.web.ckanmeta_branch) {
+    let branch = &state.branches_of(&game)?.ckanmeta;
+    let paths = match mirrored_paths(event, branch) {
         Ok(paths) => paths,
         Err(message) => return Ok(ignored(message)),
     };

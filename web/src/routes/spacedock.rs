@@ -1,4 +1,5 @@
-//! SpaceDock's webhooks, form-encoded as SpaceDock sends them.
+//! SpaceDock's webhooks: HTML forms, `application/x-www-form-urlencoded` (what SpaceDock
+//! sends) or `multipart/form-data` (the reference's Flask took either; so do we).
 //!
 //! - `POST /sd/inflate[/<game>]` (`mod_id`, `event_type`): a mod was updated, deleted,
 //!   locked or unlocked. One `spacedock-event` job on the `push` queue; the push worker finds

@@ -102,18 +102,101 @@ async fn an_add_request_that_is_not_a_form_is_400() {
     let res = app
         .client
         .post(app.url("/sd/add/ksp"))
+        .header("content-type", "text/plain")
+        .body("mod_id=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.text().await.unwrap(),
+        "Expected an application/x-www-form-urlencoded or multipart/form-data body, got text/plain"
+    );
+    let res = app.post_form("/sd/add/ksp", &[]).await;
+    assert_eq!(res.status(), 400);
+    // A multipart form without fields is as empty.
+    let res = app
+        .client
+        .post(app.url("/sd/add/ksp"))
         .header("content-type", "multipart/form-data; boundary=x")
         .body("--x--")
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
-    assert!(
-        res.text()
-            .await
-            .unwrap()
-            .contains("application/x-www-form-urlencoded")
+    assert!(res.text().await.unwrap().contains("The form is empty"));
+}
+
+/// A `multipart/form-data` body as `curl -F` writes it.
+fn multipart(pairs: &[(&str, &str)]) -> (String, String) {
+    let boundary = "------------------------d74496d66958873e";
+    let mut body = String::new();
+    for (k, v) in pairs {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn multipart_forms_are_accepted_like_urlencoded_ones() {
+    let app = spawn_app().await;
+    let (content_type, body) = multipart(&[("mod_id", "777"), ("event_type", "version-update")]);
+    let res = app
+        .client
+        .post(app.url("/sd/inflate/ksp"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let job = app.jobs_of(&res).await.remove(0);
+    assert_eq!(
+        job.body,
+        r#"{"mod_id":"777","event_type":"version-update"}"#
     );
-    let res = app.post_form("/sd/add/ksp", &[]).await;
+
+    // The "add to CKAN" form, both ways, gives the same request body (so the second joins
+    // the first, which is still waiting).
+    let fields = [
+        ("name", "Dogecoin Flag"),
+        ("id", "269"),
+        ("license", "CC-BY"),
+        ("username", "Daz"),
+        ("email", "daz@example.com"),
+        ("short_description", "Such flag. Very Kerbal."),
+        ("site_name", "SpaceDock"),
+    ];
+    let urlencoded = app.post_form("/sd/add/ksp", &fields).await;
+    assert_eq!(urlencoded.status(), 204);
+    let first = app.jobs_of(&urlencoded).await.remove(0);
+    let (content_type, body) = multipart(&fields);
+    let res = app
+        .client
+        .post(app.url("/sd/add/ksp"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let second = app.jobs_of(&res).await.remove(0);
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.id, first.id);
+
+    // A multipart body cut short is a 400 that says so.
+    let (content_type, body) = multipart(&[("mod_id", "777")]);
+    let res = app
+        .client
+        .post(app.url("/sd/inflate/ksp"))
+        .header("content-type", content_type)
+        .body(body[..body.len() - 30].to_owned())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("multipart/form-data"));
 }

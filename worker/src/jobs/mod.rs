@@ -85,6 +85,10 @@ pub fn roles(all: &Settings) -> anyhow::Result<Vec<Role>> {
                         data_dir: all.data_dir.clone(),
                         games: all.games.clone(),
                         max_netkan_bytes: all.worker.max_netkan_bytes,
+                        missing_commit_attempts: all
+                            .worker
+                            .missing_commit_attempts
+                            .min(all.jobs.max_attempts),
                     };
                     push::register(&mut registry, Arc::new(env));
                     vec![QueueName::push()]
