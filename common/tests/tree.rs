@@ -196,7 +196,7 @@ async fn a_failed_job_and_a_lease_lost_on_the_last_attempt_are_listed_with_their
 
     let b = claim(&jq, &mut conn, &q("inbound.ksp")).await;
     assert_eq!(b.id, bad.id);
-    done(&jq, &mut conn, &b, Outcome::Failed("License should match spec".into())).await;
+    done(&jq, &mut conn, &b, Outcome::Failed("No license given".into())).await;
     let l = claim(&jq, &mut conn, &q("inbound.ksp")).await;
     assert_eq!(l.id, lost.id);
     let t = tree(&jq, &mut conn, &push).await;
@@ -227,7 +227,7 @@ async fn a_failed_job_and_a_lease_lost_on_the_last_attempt_are_listed_with_their
     );
     assert_eq!(
         t.failures[1].error.as_deref(),
-        Some("License should match spec")
+        Some("No license given")
     );
     assert!(t.failures[2].error.as_deref().unwrap().starts_with("lease expired"));
 }

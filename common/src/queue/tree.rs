@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 
 use redis::aio::ConnectionLike;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::JobQueue;
 use crate::error::QueueError;
 use crate::job::{JobId, JobRecord, JobState};
 
 /// The state of a whole tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TreeState {
     /// The job or one of its descendants is queued or running.
@@ -35,7 +35,7 @@ impl TreeState {
 }
 
 /// How many jobs of a tree (the job itself included) are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeCounts {
     /// Every job of the tree.
     pub jobs: u64,
@@ -50,7 +50,7 @@ pub struct TreeCounts {
 }
 
 /// One failed or dead job of a tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TreeFailure {
     /// The job.
@@ -67,7 +67,7 @@ pub struct TreeFailure {
 }
 
 /// The verdict of a job's tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeSummary {
     /// Running while anything is unfinished, then failed or succeeded.
     pub state: TreeState,
@@ -82,6 +82,44 @@ impl TreeSummary {
     /// True once nothing in the tree is queued or running.
     pub fn is_finished(&self) -> bool {
         self.state != TreeState::Running
+    }
+
+    /// One line saying how the tree stands, for people (`netkan jobs follow`, the hook):
+    /// `succeeded: all 4 jobs`, `failed: 1 of 3 jobs`, `running: 2 of 5 jobs unfinished`.
+    pub fn verdict(&self) -> String {
+        let c = &self.counts;
+        match self.state {
+            TreeState::Succeeded => format!("succeeded: all {} jobs", c.jobs),
+            TreeState::Failed => format!("failed: {} of {} jobs", c.failed + c.dead, c.jobs),
+            TreeState::Running => format!("running: {} of {} jobs unfinished", c.pending, c.jobs),
+        }
+    }
+
+    /// Each listed failure as `<Identifier>: <reason>` (`<kind> <job id>: <reason>` for a job
+    /// about no mod), then how many more there are if the list was capped.
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .failures
+            .iter()
+            .map(|f| {
+                let who = f
+                    .identifier
+                    .clone()
+                    .unwrap_or_else(|| format!("{} {}", f.kind, f.job_id));
+                let why = f.error.as_deref().unwrap_or("(no error recorded)");
+                if f.state == "dead" {
+                    format!("{who}: {why} (dead: gave up after its last attempt)")
+                } else {
+                    format!("{who}: {why}")
+                }
+            })
+            .collect();
+        let total = self.counts.failed + self.counts.dead;
+        let more = total.saturating_sub(self.failures.len() as u64);
+        if more > 0 {
+            lines.push(format!("and {more} more failed jobs"));
+        }
+        lines
     }
 }
 
