@@ -145,7 +145,12 @@ pub(crate) async fn run(base_url: &str, id: &str, out: &mut impl Write) -> anyho
 
 /// Prints how the tree ended (`netkan: job <id> and the jobs it caused: <verdict>`, then each
 /// failure as `<Identifier>: <reason>`); true if it succeeded.
-fn verdict(id: &JobId, job: &Job, tree: &TreeSummary, out: &mut impl Write) -> anyhow::Result<bool> {
+fn verdict(
+    id: &JobId,
+    job: &Job,
+    tree: &TreeSummary,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
     if tree.counts.jobs <= 1 {
         return Ok(finish(id, job));
     }

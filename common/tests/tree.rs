@@ -43,7 +43,11 @@ async fn done(jq: &JobQueue, conn: &mut MultiplexedConnection, job: &ClaimedJob,
 }
 
 async fn tree(jq: &JobQueue, conn: &mut MultiplexedConnection, id: &JobId) -> TreeSummary {
-    let rec = jq.job(conn, id).await.unwrap().expect("the job has a record");
+    let rec = jq
+        .job(conn, id)
+        .await
+        .unwrap()
+        .expect("the job has a record");
     jq.tree(conn, &rec).await.unwrap()
 }
 
@@ -83,7 +87,11 @@ async fn a_tree_runs_until_its_last_descendant_finishes_then_succeeds() {
     enqueue(&jq, &mut conn, &mirror).await;
     done(&jq, &mut conn, &x, Outcome::Succeeded).await;
     let t = tree(&jq, &mut conn, &push).await;
-    assert_eq!(t.state, TreeState::Running, "the mirror job, three levels down, is queued");
+    assert_eq!(
+        t.state,
+        TreeState::Running,
+        "the mirror job, three levels down, is queued"
+    );
     assert_eq!(t.counts, counts(4, 1, 3, 0, 0));
 
     let m = claim(&jq, &mut conn, &q("mirroring")).await;
@@ -93,7 +101,11 @@ async fn a_tree_runs_until_its_last_descendant_finishes_then_succeeds() {
     assert_eq!(t.counts, counts(4, 0, 4, 0, 0));
     assert!(t.failures.is_empty());
     let t = tree(&jq, &mut conn, &inflate.id).await;
-    assert_eq!(t.counts, counts(3, 0, 3, 0, 0), "each level has its own roll-up");
+    assert_eq!(
+        t.counts,
+        counts(3, 0, 3, 0, 0),
+        "each level has its own roll-up"
+    );
     let leaf = tree(&jq, &mut conn, &mirror.id).await;
     assert_eq!(leaf.counts, counts(1, 0, 1, 0, 0));
     assert_eq!(leaf.state, TreeState::Succeeded);
@@ -136,18 +148,25 @@ async fn retries_change_nothing_and_a_dead_grandchild_fails_every_ancestor_until
     let x = eventually(Duration::from_secs(5), "the retry to come due", || async {
         let mut c = conn.clone();
         jq.maintain(&mut c).await.unwrap();
-        let claim = jq
-            .claim(&mut c, "w", &[q("outbound")], 1, 0)
-            .await
-            .unwrap();
+        let claim = jq.claim(&mut c, "w", &[q("outbound")], 1, 0).await.unwrap();
         claim.jobs.into_iter().next()
     })
     .await;
     assert_eq!(x.attempt, 2);
-    done(&jq, &mut conn, &x, Outcome::Retry("remote hung up again".into())).await;
+    done(
+        &jq,
+        &mut conn,
+        &x,
+        Outcome::Retry("remote hung up again".into()),
+    )
+    .await;
     for ancestor in [push, inflate.id] {
         let t = tree(&jq, &mut conn, &ancestor).await;
-        assert_eq!(t.state, TreeState::Failed, "dead two levels down fails {ancestor}");
+        assert_eq!(
+            t.state,
+            TreeState::Failed,
+            "dead two levels down fails {ancestor}"
+        );
         assert_eq!(t.failures.len(), 1);
         let f = &t.failures[0];
         assert_eq!(f.job_id, index.id);
@@ -156,7 +175,10 @@ async fn retries_change_nothing_and_a_dead_grandchild_fails_every_ancestor_until
         assert_eq!(f.error.as_deref(), Some("remote hung up again"));
         assert_eq!(f.state, "dead");
     }
-    assert_eq!(tree(&jq, &mut conn, &push).await.counts, counts(3, 0, 2, 0, 1));
+    assert_eq!(
+        tree(&jq, &mut conn, &push).await.counts,
+        counts(3, 0, 2, 0, 1)
+    );
 
     // The operator retries it: running again, no failure listed; then it succeeds.
     jq.retry_dead(&mut conn, &index.id).await.unwrap();
@@ -191,12 +213,26 @@ async fn a_failed_job_and_a_lease_lost_on_the_last_attempt_are_listed_with_their
     let lost = NewJob::new("inflate", q("inbound.ksp"))
         .with_parent(push)
         .with_dedup_key("ksp/Astrogator");
-    jq.enqueue(&mut conn, &[bad.clone(), lost.clone()]).await.unwrap();
-    done(&jq, &mut conn, &p, Outcome::Failed("NetKAN/Bad.netkan: not YAML".into())).await;
+    jq.enqueue(&mut conn, &[bad.clone(), lost.clone()])
+        .await
+        .unwrap();
+    done(
+        &jq,
+        &mut conn,
+        &p,
+        Outcome::Failed("NetKAN/Bad.netkan: not YAML".into()),
+    )
+    .await;
 
     let b = claim(&jq, &mut conn, &q("inbound.ksp")).await;
     assert_eq!(b.id, bad.id);
-    done(&jq, &mut conn, &b, Outcome::Failed("No license given".into())).await;
+    done(
+        &jq,
+        &mut conn,
+        &b,
+        Outcome::Failed("No license given".into()),
+    )
+    .await;
     let l = claim(&jq, &mut conn, &q("inbound.ksp")).await;
     assert_eq!(l.id, lost.id);
     let t = tree(&jq, &mut conn, &push).await;
@@ -225,11 +261,14 @@ async fn a_failed_job_and_a_lease_lost_on_the_last_attempt_are_listed_with_their
         ],
         "the job itself first, then its descendants in the order they finished"
     );
-    assert_eq!(
-        t.failures[1].error.as_deref(),
-        Some("No license given")
+    assert_eq!(t.failures[1].error.as_deref(), Some("No license given"));
+    assert!(
+        t.failures[2]
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("lease expired")
     );
-    assert!(t.failures[2].error.as_deref().unwrap().starts_with("lease expired"));
 }
 
 #[tokio::test]
@@ -241,12 +280,18 @@ async fn a_child_added_after_its_parent_finished_makes_the_tree_run_again() {
     let p = claim(&jq, &mut conn, &q("push")).await;
     done(&jq, &mut conn, &p, Outcome::Succeeded).await;
     let t = tree(&jq, &mut conn, &parent).await;
-    assert_eq!((t.state, t.counts), (TreeState::Succeeded, counts(1, 0, 1, 0, 0)));
+    assert_eq!(
+        (t.state, t.counts),
+        (TreeState::Succeeded, counts(1, 0, 1, 0, 0))
+    );
 
     let late = NewJob::new("inflate", q("inbound.ksp")).with_parent(parent);
     enqueue(&jq, &mut conn, &late).await;
     let t = tree(&jq, &mut conn, &parent).await;
-    assert_eq!((t.state, t.counts), (TreeState::Running, counts(2, 1, 1, 0, 0)));
+    assert_eq!(
+        (t.state, t.counts),
+        (TreeState::Running, counts(2, 1, 1, 0, 0))
+    );
     // The roll-up made after the parent finished expires with the parent's record.
     let ttl: i64 = redis::cmd("TTL")
         .arg(jq.keys().tree(&parent))
@@ -258,14 +303,20 @@ async fn a_child_added_after_its_parent_finished_makes_the_tree_run_again() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(ttl > 0 && ttl <= record_ttl, "tree TTL {ttl}, record TTL {record_ttl}");
+    assert!(
+        ttl > 0 && ttl <= record_ttl,
+        "tree TTL {ttl}, record TTL {record_ttl}"
+    );
 
     // Enqueueing the same id again (a producer retrying) counts nothing twice.
     enqueue(&jq, &mut conn, &late).await;
     let c = claim(&jq, &mut conn, &q("inbound.ksp")).await;
     done(&jq, &mut conn, &c, Outcome::Failed("bad netkan".into())).await;
     let t = tree(&jq, &mut conn, &parent).await;
-    assert_eq!((t.state, t.counts), (TreeState::Failed, counts(2, 0, 1, 1, 0)));
+    assert_eq!(
+        (t.state, t.counts),
+        (TreeState::Failed, counts(2, 0, 1, 1, 0))
+    );
 }
 
 #[tokio::test]
@@ -328,8 +379,22 @@ async fn concurrent_finishes_and_replayed_acks_keep_the_counts_exact() {
     assert_eq!(t.state, TreeState::Failed);
     assert_eq!(
         t.counts,
-        counts(CHILDREN as u64 + 1, 0, CHILDREN as u64 + 1 - failed, failed, 0)
+        counts(
+            CHILDREN as u64 + 1,
+            0,
+            CHILDREN as u64 + 1 - failed,
+            failed,
+            0
+        )
     );
-    assert_eq!(t.failures.len(), TREE_LISTED, "the list is capped, the counts are not");
-    assert!(t.failures.iter().all(|f| f.error.as_deref().unwrap().ends_with("is bad")));
+    assert_eq!(
+        t.failures.len(),
+        TREE_LISTED,
+        "the list is capped, the counts are not"
+    );
+    assert!(
+        t.failures
+            .iter()
+            .all(|f| f.error.as_deref().unwrap().ends_with("is bad"))
+    );
 }

@@ -260,10 +260,9 @@ pub(crate) async fn show_job(
     };
     let (job, lines) = tokio::try_join!(state.jq.job(&mut a, &id), read_logs)?;
     let job = job.ok_or_else(|| no_such_job(&id))?;
-    let (children, tree) = tokio::try_join!(
-        children_of(&a, &state.jq, &job.children),
-        async { Ok(state.jq.tree(&mut b, &job).await?) }
-    )?;
+    let (children, tree) = tokio::try_join!(children_of(&a, &state.jq, &job.children), async {
+        Ok(state.jq.tree(&mut b, &job).await?)
+    })?;
     drop(pooled);
     let mut json = JobJson::new(&job);
     json.tree = Some(tree);

@@ -23,8 +23,8 @@ mod health;
 pub(crate) mod inflate;
 pub(crate) mod jobs;
 pub(crate) mod logs;
-pub(crate) mod run;
 mod queues;
+pub(crate) mod run;
 pub(crate) mod spacedock;
 mod status;
 

@@ -117,8 +117,7 @@ pub(crate) async fn section(
     let tree = jq.tree(&mut conn.clone(), job).await?;
     let mut nodes: Vec<Node> = Vec::new();
     // Level by level: (index of the parent in `nodes`, or None for the viewed job; child id).
-    let mut level: Vec<(Option<usize>, JobId)> =
-        job.children.iter().map(|c| (None, *c)).collect();
+    let mut level: Vec<(Option<usize>, JobId)> = job.children.iter().map(|c| (None, *c)).collect();
     let mut depth = 1;
     while !level.is_empty() && depth <= MAX_DEPTH && nodes.len() < MAX_NODES {
         level.truncate(MAX_NODES - nodes.len());
@@ -198,7 +197,9 @@ async fn read_level(
     for (_, id) in level {
         pipe.cmd("HMGET")
             .arg(jq.keys().job(id))
-            .arg(&["kind", "state", "started", "finished", "error", "attrs", "dedup"])
+            .arg(&[
+                "kind", "state", "started", "finished", "error", "attrs", "dedup",
+            ])
             .cmd("LINDEX")
             .arg(jq.keys().log(id))
             .arg(-1)
@@ -224,18 +225,18 @@ async fn read_level(
         async move { jq.job(&mut c, id).await }
     }))
     .await?;
-    let found: HashMap<JobId, JobRecord> = found
-        .into_iter()
-        .flatten()
-        .map(|r| (r.id, r))
-        .collect();
+    let found: HashMap<JobId, JobRecord> = found.into_iter().flatten().map(|r| (r.id, r)).collect();
     let now = Utc::now();
     Ok(level
         .iter()
         .zip(rows)
         .map(|((_, id), (r, last, children))| {
             let field = |i: usize| r.get(i).cloned().flatten().filter(|v| !v.is_empty());
-            let time = |i: usize| field(i).and_then(|v| v.parse::<i64>().ok()).map(time_from_ms);
+            let time = |i: usize| {
+                field(i)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .map(time_from_ms)
+            };
             let waiting = found.get(id);
             let state = field(1)
                 .and_then(|s| JobState::parse(&s))

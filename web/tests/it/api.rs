@@ -237,19 +237,26 @@ async fn a_job_answers_with_the_verdict_of_its_whole_tree() {
     let app = spawn_app().await;
     let mut w = Worker::start(&app, noop_job("push")).await;
     let mut conn = app.conn().await;
-    let good = netkan_common::NewJob::new("inflate", netkan_common::QueueName::new("good").unwrap())
-        .with_parent(w.id())
-        .with_dedup_key("ksp/GoodMod");
+    let good =
+        netkan_common::NewJob::new("inflate", netkan_common::QueueName::new("good").unwrap())
+            .with_parent(w.id())
+            .with_dedup_key("ksp/GoodMod");
     let bad = netkan_common::NewJob::new("inflate", netkan_common::QueueName::new("bad").unwrap())
         .with_parent(w.id())
         .with_dedup_key("ksp/NoLicense");
-    app.jq.enqueue(&mut conn, &[good, bad.clone()]).await.unwrap();
+    app.jq
+        .enqueue(&mut conn, &[good, bad.clone()])
+        .await
+        .unwrap();
     let id = w.id();
     let _ = w.log(Level::Info, "queued two inflations").await;
     w.finish(Outcome::Succeeded).await;
 
     let (_, job) = get_json(&app, &format!("/api/v1/jobs/{id}")).await;
-    assert_eq!(job["state"], "succeeded", "the push job itself did its part");
+    assert_eq!(
+        job["state"], "succeeded",
+        "the push job itself did its part"
+    );
     assert_eq!(job["tree"]["state"], "running", "{job}");
     assert_eq!(job["tree"]["counts"]["jobs"], 3);
     assert_eq!(job["tree"]["counts"]["pending"], 2);

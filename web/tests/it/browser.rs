@@ -387,7 +387,10 @@ async fn run_jobs(
     let mut finishes = Vec::new();
     for job in &claimed {
         let (children, outcome) = each(job);
-        let children: Vec<_> = children.into_iter().map(|c| c.with_parent(job.id)).collect();
+        let children: Vec<_> = children
+            .into_iter()
+            .map(|c| c.with_parent(job.id))
+            .collect();
         app.jq.enqueue(&mut conn, &children).await.unwrap();
         finishes.push(netkan_common::queue::Finish {
             id: job.id,
@@ -425,7 +428,10 @@ async fn a_browser_watches_a_push_tree_run_then_fail_and_another_succeed() {
         )
     })
     .await[0];
-    client.goto(&app.url(&format!("/logs/{push}"))).await.unwrap();
+    client
+        .goto(&app.url(&format!("/logs/{push}")))
+        .await
+        .unwrap();
     let verdict = "return document.getElementById('tree-state').textContent";
     let nodes = "return document.querySelectorAll('#run .run-node').length";
     assert_eq!(eval(&client, verdict).await, json!("running"));
@@ -439,36 +445,34 @@ async fn a_browser_watches_a_push_tree_run_then_fail_and_another_succeed() {
     // The good inflation is indexed (a grandchild), the bad one fails: the page follows live.
     run_jobs(&app, "good", 1, |_| {
         (
-            vec![netkan_common::NewJob::new(
-                "index",
-                netkan_common::QueueName::new("outbound").unwrap(),
-            )
-            .with_attr("ModIdentifier", "GoodMod")],
+            vec![
+                netkan_common::NewJob::new(
+                    "index",
+                    netkan_common::QueueName::new("outbound").unwrap(),
+                )
+                .with_attr("ModIdentifier", "GoodMod"),
+            ],
             Outcome::Succeeded,
         )
     })
     .await;
     run_jobs(&app, "outbound", 1, |_| (vec![], Outcome::Succeeded)).await;
     let bad = run_jobs(&app, "bad", 1, |_| {
-        (
-            vec![],
-            Outcome::Failed("No license given".into()),
-        )
+        (vec![], Outcome::Failed("No license given".into()))
     })
     .await[0];
-    eventually(Duration::from_secs(10), "the verdict to turn failed", || async {
-        (eval(&client, verdict).await == json!("failed")).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the verdict to turn failed",
+        || async { (eval(&client, verdict).await == json!("failed")).then_some(()) },
+    )
     .await;
     assert_eq!(eval(&client, nodes).await, json!(3));
-    let depths = "return Array.from(document.querySelectorAll('#run .run-node')).map(li => li.className)";
+    let depths =
+        "return Array.from(document.querySelectorAll('#run .run-node')).map(li => li.className)";
     assert_eq!(
         eval(&client, depths).await,
-        json!([
-            "run-node d1",
-            "run-node d2",
-            "run-node d1 failed-chain"
-        ]),
+        json!(["run-node d1", "run-node d2", "run-node d1 failed-chain"]),
         "each job right after its parent; the failure red"
     );
     let failure = "return Array.from(document.querySelectorAll('#run ul.failures li')).map(li => li.textContent)";
@@ -479,7 +483,11 @@ async fn a_browser_watches_a_push_tree_run_then_fail_and_another_succeed() {
     let link = "return document.querySelector('#run ul.failures a').getAttribute('href')";
     assert_eq!(eval(&client, link).await, json!(format!("/logs/{bad}")));
     assert_eq!(
-        eval(&client, "return getComputedStyle(document.querySelector('#run .failed-chain > a')).color").await,
+        eval(
+            &client,
+            "return getComputedStyle(document.querySelector('#run .failed-chain > a')).color"
+        )
+        .await,
         json!("rgb(192, 38, 45)"),
         "the failed job's name is red"
     );
@@ -499,10 +507,17 @@ async fn a_browser_watches_a_push_tree_run_then_fail_and_another_succeed() {
     })
     .await[0];
     run_jobs(&app, "good", 1, |_| (vec![], Outcome::Succeeded)).await;
-    client.goto(&app.url(&format!("/logs/{push}"))).await.unwrap();
+    client
+        .goto(&app.url(&format!("/logs/{push}")))
+        .await
+        .unwrap();
     assert_eq!(eval(&client, verdict).await, json!("succeeded"));
     assert_eq!(
-        eval(&client, "return document.querySelectorAll('#run ul.failures').length").await,
+        eval(
+            &client,
+            "return document.querySelectorAll('#run ul.failures').length"
+        )
+        .await,
         json!(0)
     );
     std::fs::write(
@@ -545,19 +560,34 @@ async fn a_browser_shows_a_thousand_job_tree() {
     let driver = start_driver();
     let client = connect(&driver).await;
     let started = std::time::Instant::now();
-    client.goto(&app.url(&format!("/logs/{push}"))).await.unwrap();
+    client
+        .goto(&app.url(&format!("/logs/{push}")))
+        .await
+        .unwrap();
     // For the record, not a bound: how long the page took to load here.
     eprintln!("a 1,000-job run view loaded in {:?}", started.elapsed());
     assert_eq!(
-        eval(&client, "return document.querySelectorAll('#run .run-node').length").await,
+        eval(
+            &client,
+            "return document.querySelectorAll('#run .run-node').length"
+        )
+        .await,
         json!(1000)
     );
     assert_eq!(
-        eval(&client, "return document.querySelectorAll('#run .run-node.failed-chain').length").await,
+        eval(
+            &client,
+            "return document.querySelectorAll('#run .run-node.failed-chain').length"
+        )
+        .await,
         json!(10)
     );
     assert_eq!(
-        eval(&client, "return document.getElementById('tree-state').textContent").await,
+        eval(
+            &client,
+            "return document.getElementById('tree-state').textContent"
+        )
+        .await,
         json!("failed")
     );
     std::fs::write(

@@ -54,7 +54,9 @@ async fn the_log_page_shows_the_job_its_family_and_its_lines() {
         // The run view: the verdict of the tree, then every job in it.
         "Verdict: <span id=\"tree-state\" class=\"state state-running\">running</span>",
         "2 job(s): 0 succeeded, 0 failed, 2 queued or running",
-        &format!("<li class=\"run-node d1\" data-job=\"{child}\"><span class=\"state state-queued\">queued</span>"),
+        &format!(
+            "<li class=\"run-node d1\" data-job=\"{child}\"><span class=\"state state-queued\">queued</span>"
+        ),
     ] {
         assert!(html.contains(needle), "page lacks {needle:?}:\n{html}");
     }
@@ -299,12 +301,20 @@ async fn a_finished_jobs_stream_stays_open_until_the_jobs_it_caused_finish() {
     w.finish(Outcome::Succeeded).await;
     let mut events = Events::open(&app, &format!("/logs/{id}/events"), None).await;
     let meta = events.next().await.unwrap();
-    assert_eq!(meta.name, "meta", "not the end: the inflation is still queued");
+    assert_eq!(
+        meta.name, "meta",
+        "not the end: the inflation is still queued"
+    );
     let meta: serde_json::Value = serde_json::from_str(&meta.data).unwrap();
     assert_eq!(meta["finished"], true);
     assert_eq!(meta["treePending"], 1);
     // The run view the page swaps in lists the child.
-    let run = app.get(&format!("/logs/{id}/run")).await.text().await.unwrap();
+    let run = app
+        .get(&format!("/logs/{id}/run"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(run.contains(&format!("data-job=\"{child}\"")), "{run}");
     assert!(run.starts_with("<section id=\"run\""), "{run}");
 
@@ -328,8 +338,16 @@ async fn a_finished_jobs_stream_stays_open_until_the_jobs_it_caused_finish() {
     let end = events.next_not_meta().await.unwrap();
     assert_eq!(end.name, "end");
     let end: serde_json::Value = serde_json::from_str(&end.data).unwrap();
-    assert_eq!((end["treePending"].clone(), end["treeFailed"].clone()), (0.into(), 1.into()));
-    let run = app.get(&format!("/logs/{id}/run")).await.text().await.unwrap();
+    assert_eq!(
+        (end["treePending"].clone(), end["treeFailed"].clone()),
+        (0.into(), 1.into())
+    );
+    let run = app
+        .get(&format!("/logs/{id}/run"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(run.contains("class=\"run tree-failed\""), "{run}");
     assert!(run.contains("No license given"), "{run}");
     assert!(run.contains("run-node d1 failed-chain"), "{run}");
