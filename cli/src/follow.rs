@@ -143,8 +143,8 @@ pub(crate) async fn run(base_url: &str, id: &str, out: &mut impl Write) -> anyho
     }
 }
 
-/// Prints how the tree ended (`netkan: job <id> and the jobs it caused: <verdict>`, then each
-/// failure as `<Identifier>: <reason>`); true if it succeeded.
+/// Prints how the tree ended (`netkan: job <id> <state>; with the jobs it caused, <verdict>`,
+/// then each failure as `<Identifier>: <reason>`); true if it succeeded.
 fn verdict(
     id: &JobId,
     job: &Job,
