@@ -99,7 +99,7 @@ pub(crate) async fn run(base_url: &str, id: &str, out: &mut impl Write) -> anyho
                     match &job.tree {
                         None => return Ok(finish(&id, &job)),
                         Some(tree) if tree.is_finished() => {
-                            return Ok(verdict(&id, &job, tree, out)?);
+                            return verdict(&id, &job, tree, out);
                         }
                         Some(tree) => {
                             if !own_done {

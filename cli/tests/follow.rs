@@ -180,7 +180,7 @@ async fn follow_waits_for_the_jobs_it_caused_and_names_each_failed_mod() {
         "{waiting}"
     );
     let mut claimed = jq
-        .claim(&mut conn, "w", &[inbound.clone()], 2, 0)
+        .claim(&mut conn, "w", std::slice::from_ref(&inbound), 2, 0)
         .await
         .unwrap()
         .jobs;

@@ -356,7 +356,7 @@ async fn concurrent_finishes_and_replayed_acks_keep_the_counts_exact() {
                     .iter()
                     .map(|j| {
                         let n: usize = j.dedup_key.as_deref().unwrap()[7..].parse().unwrap();
-                        let o = if n % 3 == 0 {
+                        let o = if n.is_multiple_of(3) {
                             Outcome::Failed(format!("mod {n} is bad"))
                         } else {
                             Outcome::Succeeded

@@ -56,7 +56,12 @@ pub(crate) async fn show_metrics(state: web::Data<AppState>) -> Result<HttpRespo
             state.jq.keys().lane(&q, netkan_common::Lane::High),
             state.jq.keys().lane(&q, netkan_common::Lane::Low),
         ] {
-            pipe.cmd("XRANGE").arg(key).arg("-").arg("+").arg("COUNT").arg(1);
+            pipe.cmd("XRANGE")
+                .arg(key)
+                .arg("-")
+                .arg("+")
+                .arg("COUNT")
+                .arg(1);
         }
     }
     type Entries = Vec<(String, BTreeMap<String, String>)>;

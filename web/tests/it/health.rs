@@ -90,7 +90,10 @@ async fn metrics_count_queues_outcomes_and_durations() {
         .unwrap_or_else(|| panic!("no age of the oldest waiting noop job:\n{text}"))
         .parse()
         .unwrap();
-    assert!((0.0..600.0).contains(&age), "one job waits, enqueued just now: {age}");
+    assert!(
+        (0.0..600.0).contains(&age),
+        "one job waits, enqueued just now: {age}"
+    );
 }
 
 #[tokio::test]
