@@ -374,7 +374,7 @@ fn check_netkan(doc: Object, stem: &str, prefix: &str, schemas: &Schemas, report
     let mut typed: Vec<String> = Vec::new();
     match module.identifier() {
         Ok(id) if id != stem => typed.push(format!(
-            "identifier `{id}` does not match the file name `{stem}`"
+            "identifier {id:?} does not match the file name {stem:?}"
         )),
         Ok(_) => {}
         // A missing identifier is already a schema error.

@@ -1,6 +1,8 @@
 //! `netkan jobs follow <uuid>`: prints a job's log lines as they are written, read from the
 //! web front end's API (`/api/v1/jobs/<uuid>?after=<cursor>`), until the job finishes; then
-//! says how it ended. The caller exits 0 if it succeeded and 1 if it failed or died.
+//! waits for everything the job caused (the API's `tree`), prints the verdict and each failed
+//! job as `<Identifier>: <reason>`. The caller exits 0 if the whole tree succeeded and 1 if
+//! anything in it failed or died.
 //!
 //! It polls every 250 ms with a cursor, so no line is printed twice or skipped. Network
 //! errors and 5xx answers are retried with backoff (the web may be restarting), any 2xx is
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use netkan_common::JobId;
 use netkan_common::log::visible_controls;
+use netkan_common::queue::{TreeState, TreeSummary};
 use serde::Deserialize;
 
 /// Time between polls of a running job.
@@ -33,6 +36,9 @@ struct Job {
     last_error: Option<String>,
     #[serde(default)]
     logs: Vec<Line>,
+    /// Absent from a web front end older than the roll-up: the job's own outcome decides.
+    #[serde(default)]
+    tree: Option<TreeSummary>,
 }
 
 #[derive(Deserialize)]
@@ -43,7 +49,8 @@ struct Line {
     message: String,
 }
 
-/// Follows job `id` on the web front end at `base_url`; true if it succeeded.
+/// Follows job `id` on the web front end at `base_url`; true if it and everything it caused
+/// succeeded.
 pub(crate) async fn run(base_url: &str, id: &str, out: &mut impl Write) -> anyhow::Result<bool> {
     let id: JobId = id.parse()?;
     let base = base_url.trim_end_matches('/');
@@ -60,8 +67,11 @@ pub(crate) async fn run(base_url: &str, id: &str, out: &mut impl Write) -> anyho
     let mut after: Option<u64> = None;
     let mut backoff = POLL;
     let started = Instant::now();
+    // Once the job itself has finished and its last line was printed, only its tree is read.
+    let mut own_done = false;
     loop {
-        let mut url = format!("{base}/api/v1/jobs/{id}?limit={PAGE}");
+        let limit = if own_done { 0 } else { PAGE };
+        let mut url = format!("{base}/api/v1/jobs/{id}?limit={limit}");
         if let Some(a) = after {
             url.push_str(&format!("&after={a}"));
         }
@@ -86,7 +96,22 @@ pub(crate) async fn run(base_url: &str, id: &str, out: &mut impl Write) -> anyho
                 }
                 out.flush()?;
                 if job.finished_at.is_some() && !full {
-                    return Ok(finish(&id, &job));
+                    match &job.tree {
+                        None => return Ok(finish(&id, &job)),
+                        Some(tree) if tree.is_finished() => {
+                            return verdict(&id, &job, tree, out);
+                        }
+                        Some(tree) => {
+                            if !own_done {
+                                eprintln!(
+                                    "netkan: job {id} {}; waiting for the jobs it caused ({})",
+                                    job.state,
+                                    tree.verdict()
+                                );
+                            }
+                            own_done = true;
+                        }
+                    }
                 }
                 if !full {
                     tokio::time::sleep(POLL).await;
@@ -116,6 +141,30 @@ pub(crate) async fn run(base_url: &str, id: &str, out: &mut impl Write) -> anyho
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Prints how the tree ended (`netkan: job <id> <state>; with the jobs it caused, <verdict>`,
+/// then each failure as `<Identifier>: <reason>`); true if it succeeded.
+fn verdict(
+    id: &JobId,
+    job: &Job,
+    tree: &TreeSummary,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
+    if tree.counts.jobs <= 1 {
+        return Ok(finish(id, job));
+    }
+    writeln!(
+        out,
+        "netkan: job {id} {}; with the jobs it caused, {}",
+        job.state,
+        tree.verdict()
+    )?;
+    for line in tree.failure_lines() {
+        writeln!(out, "{}", visible_controls(&line))?;
+    }
+    out.flush()?;
+    Ok(tree.state == TreeState::Succeeded)
 }
 
 fn finish(id: &JobId, job: &Job) -> bool {

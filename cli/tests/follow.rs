@@ -141,6 +141,76 @@ async fn follow_exits_1_when_the_job_failed() {
     assert!(err.contains("failed: no download"), "{err}");
 }
 
+#[tokio::test]
+async fn follow_waits_for_the_jobs_it_caused_and_names_each_failed_mod() {
+    let redis = TestRedis::start();
+    let web = start_web(&redis);
+    let jq = Settings::default().job_queue();
+    let push = running_job(&redis, &jq).await;
+    let mut conn = redis.conn().await;
+    let inbound = QueueName::new("inbound.ksp").unwrap();
+    let inflation = |ident: &str| {
+        NewJob::new("inflate", inbound.clone())
+            .with_parent(push.id)
+            .with_dedup_key(format!("ksp/{ident}"))
+    };
+    jq.enqueue(&mut conn, &[inflation("GoodMod"), inflation("NoLicense")])
+        .await
+        .unwrap();
+    jq.append_log(
+        &mut conn,
+        &push.id,
+        &[(Level::Notice, "2 inflations queued".into())],
+    )
+    .await
+    .unwrap();
+    finish(&redis, &jq, &push, Outcome::Succeeded).await;
+    let mut child = follow(&web.url, &push.id.to_string());
+    // The push job has finished, the inflations have not: follow says it waits for them.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let waiting = tokio::time::timeout(Duration::from_secs(10), stderr.next_line())
+        .await
+        .expect("a line in time")
+        .unwrap()
+        .unwrap();
+    assert!(
+        waiting.contains(
+            "succeeded; waiting for the jobs it caused (running: 2 of 3 jobs unfinished)"
+        ),
+        "{waiting}"
+    );
+    let mut claimed = jq
+        .claim(&mut conn, "w", std::slice::from_ref(&inbound), 2, 0)
+        .await
+        .unwrap()
+        .jobs;
+    assert_eq!(claimed.len(), 2);
+    let bad = claimed.pop().unwrap();
+    let good = claimed.pop().unwrap();
+    finish(&redis, &jq, &good, Outcome::Succeeded).await;
+    finish(
+        &redis,
+        &jq,
+        &bad,
+        Outcome::Failed("No license given".into()),
+    )
+    .await;
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(" NOTICE 2 inflations queued\n"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "netkan: job {} succeeded; with the jobs it caused, failed: 1 of 3 jobs\nNoLicense: No license given\n",
+            push.id
+        )),
+        "{stdout}"
+    );
+}
+
 /// A server that answers 503 to its first two requests, then 203 with a finished job.
 async fn flaky_server(requests: Arc<AtomicUsize>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

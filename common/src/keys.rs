@@ -82,6 +82,15 @@ impl Keys {
         format!("{}job:{}:children", self.prefix, id)
     }
 
+    /// The roll-up of the job's tree: a hash counting its descendants by outcome (`jobs`,
+    /// `pending`, `succeeded`, `failed`, `dead`) and listing up to 100 of the failed and dead
+    /// ones (`f:<id>` = finish time in ms, `listed` = how many), kept by the scripts as each
+    /// descendant is enqueued or finishes (`queue/scripts/tree.lua`). Absent for a job
+    /// without descendants.
+    pub fn tree(&self, id: &JobId) -> String {
+        format!("{}job:{}:tree", self.prefix, id)
+    }
+
     /// The shard of a lane's index from a not-yet-claimed job id to its stream entry.
     ///
     /// A job has no record hash until it is first claimed: its stream entry is the record.
@@ -164,6 +173,10 @@ mod tests {
         assert_eq!(
             keys.children(&id),
             "p:job:0f8fad5b-d9cb-469f-a165-70867728950e:children"
+        );
+        assert_eq!(
+            keys.tree(&id),
+            "p:job:0f8fad5b-d9cb-469f-a165-70867728950e:tree"
         );
         let q = QueueName::new("push").unwrap();
         assert_eq!(

@@ -264,7 +264,9 @@ fn spooled(
     Ok(())
 }
 
-/// Prints the job's NOTICE-and-above lines as they come, until it finishes or time is up.
+/// Prints the job's NOTICE-and-above lines as they come, until it finishes; then waits for
+/// the jobs it caused (its tree) and prints the verdict, each failure as
+/// `netkan: <Identifier>: <reason>`, all within `limit`.
 async fn follow<C: redis::aio::ConnectionLike>(
     jq: &JobQueue,
     conn: &mut C,
@@ -274,39 +276,49 @@ async fn follow<C: redis::aio::ConnectionLike>(
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
     let mut after = None;
+    let mut own_done = false;
     loop {
-        let query = LogQuery {
-            after,
-            level: Some(Level::Notice),
-            ..LogQuery::default()
-        };
-        for line in jq.logs(conn, id, &query).await? {
-            writeln!(out, "netkan: {}", visible_controls(&line.message))?;
-            after = Some(line.cursor);
-        }
-        out.flush()?;
-        if let Some(rec) = jq.job(conn, id).await?
-            && rec.state.is_finished()
-        {
-            // One last read for lines written just before the end.
-            for line in jq
-                .logs(
-                    conn,
-                    id,
-                    &LogQuery {
-                        after,
-                        level: Some(Level::Notice),
-                        ..LogQuery::default()
-                    },
-                )
-                .await?
-            {
+        let finished = jq
+            .job(conn, id)
+            .await?
+            .filter(|rec| rec.state.is_finished());
+        if !own_done {
+            // Read after the state, so the lines written just before the end are included.
+            let query = LogQuery {
+                after,
+                level: Some(Level::Notice),
+                ..LogQuery::default()
+            };
+            for line in jq.logs(conn, id, &query).await? {
                 writeln!(out, "netkan: {}", visible_controls(&line.message))?;
+                after = Some(line.cursor);
             }
-            writeln!(out, "netkan: push job {}", rec.state)?;
-            return Ok(());
+            out.flush()?;
         }
-        if Instant::now() > deadline {
+        if let Some(rec) = finished {
+            if !own_done {
+                writeln!(out, "netkan: push job {}", rec.state)?;
+                own_done = true;
+            }
+            let tree = jq.tree(conn, &rec).await?;
+            if tree.is_finished() {
+                if tree.counts.jobs > 1 {
+                    writeln!(out, "netkan: with the jobs it caused, {}", tree.verdict())?;
+                    for line in tree.failure_lines() {
+                        writeln!(out, "netkan: {}", visible_controls(&line))?;
+                    }
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                writeln!(
+                    out,
+                    "netkan: the jobs it caused are still running ({}); follow them at the log URL above",
+                    tree.verdict()
+                )?;
+                return Ok(());
+            }
+        } else if Instant::now() > deadline {
             writeln!(out, "netkan: still running; follow it at the log URL above")?;
             return Ok(());
         }

@@ -113,7 +113,7 @@ impl World {
         std::fs::write(
             &config,
             format!(
-                "data_dir = \"{}\"\n[redis]\nurl = \"{}\"\n[web]\nbase_url = \"http://netkan.test\"\n[hooks]\nfollow = {follow}\nfollow_timeout_secs = 60\n",
+                "data_dir = \"{}\"\n[redis]\nurl = \"{}\"\n[web]\nbase_url = \"http://netkan.test\"\n[hooks]\nfollow = {follow}\nfollow_timeout_secs = 10\n",
                 settings.data_dir.display(),
                 redis.url()
             ),
@@ -463,6 +463,14 @@ async fn with_follow_the_pusher_sees_the_push_jobs_notices_until_it_ends() {
         "{out}"
     );
     assert!(out.contains("remote: netkan: push job failed"), "{out}");
+    // Only the push role runs here: the inflation it caused stays queued, and the hook says
+    // so once its follow time is up.
+    assert!(
+        out.contains(
+            "remote: netkan: the jobs it caused are still running (running: 1 of 2 jobs unfinished)"
+        ),
+        "{out}"
+    );
     assert!(
         out.contains("remote: netkan: NetKAN/Wrong.netkan: identifier \"NotWrong\" does not match"),
         "errors reach the pusher: {out}"

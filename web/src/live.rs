@@ -3,7 +3,8 @@
 //! Workers append log lines to a Redis list and nothing announces them, so a live view
 //! must poll. Rather than one loop (and one connection) per open page, a single task reads
 //! every watched job in one pipeline per tick: the record's state and times, the number of
-//! children, and the log lines after the lowest cursor its subscribers have seen. It takes a
+//! children, the counts of its tree's roll-up, and the log lines after the lowest cursor its
+//! subscribers have seen. A stream ends once the job and every job below it have finished. It takes a
 //! pooled connection for that round trip only. A tick is 50 ms, so a line reaches the page
 //! about 25 ms after it is written on average, 50 ms plus a round trip at worst.
 //!
@@ -56,6 +57,14 @@ pub(crate) struct JobMeta {
     pub(crate) children: u64,
     /// True once it will not run again.
     pub(crate) finished: bool,
+    /// Jobs below it (its tree's roll-up, `docs/redis-keys.md`): all, queued or running,
+    /// failed or dead. The stream stays open until none is pending, so a page sees its whole
+    /// tree finish.
+    pub(crate) tree_jobs: u64,
+    /// Queued or running below it.
+    pub(crate) tree_pending: u64,
+    /// Failed or dead below it.
+    pub(crate) tree_failed: u64,
 }
 
 /// What a stream sends.
@@ -65,7 +74,7 @@ pub(crate) enum LiveEvent {
     Line(LogLine),
     /// The job's state, times, attempts or children changed (sent first on subscribing).
     Meta(JobMeta),
-    /// The job has finished and every line was sent; the stream ends.
+    /// The job and every job below it have finished, and every line was sent; the stream ends.
     End(JobMeta),
 }
 
@@ -205,6 +214,9 @@ async fn poll(
             .arg(&["state", "started", "finished", "attempts"])
             .cmd("LLEN")
             .arg(keys.children(id))
+            .cmd("HMGET")
+            .arg(keys.tree(id))
+            .arg(&["jobs", "pending", "failed", "dead"])
             .cmd("LRANGE")
             .arg(keys.log(id))
             .arg(*start)
@@ -221,13 +233,17 @@ async fn poll(
     };
     let mut replies = replies.into_iter();
     for (id, start) in jobs {
-        let (Some(record), Some(children), Some(lines)) =
-            (replies.next(), replies.next(), replies.next())
-        else {
+        let (Some(record), Some(children), Some(tree), Some(lines)) = (
+            replies.next(),
+            replies.next(),
+            replies.next(),
+            replies.next(),
+        ) else {
             return Err(WebError::Internal("short reply to the live poll".into()));
         };
         let record: Vec<Option<String>> = decode(record)?;
         let children: u64 = decode(children)?;
+        let tree: Vec<Option<i64>> = decode(tree)?;
         let raw: Vec<String> = decode(lines)?;
         let complete = (raw.len() as u64) < BATCH;
         let lines: Vec<LogLine> = raw
@@ -235,7 +251,7 @@ async fn poll(
             .enumerate()
             .map(|(i, r)| parse_line(start + i as u64, r))
             .collect();
-        let meta = meta_from(&record, children);
+        let meta = meta_from(&record, children, &tree);
         let Some(subs) = watched.get_mut(&id) else {
             continue;
         };
@@ -259,7 +275,7 @@ fn deliver(s: &mut Subscriber, lines: &[LogLine], meta: &JobMeta, complete: bool
         }
         s.next = line.cursor + 1;
     }
-    if meta.finished && complete {
+    if meta.finished && meta.tree_pending == 0 && complete {
         let _ = s.tx.try_send(LiveEvent::End(meta.clone()));
         return false;
     }
@@ -272,7 +288,8 @@ fn deliver(s: &mut Subscriber, lines: &[LogLine], meta: &JobMeta, complete: bool
     true
 }
 
-fn meta_from(record: &[Option<String>], children: u64) -> JobMeta {
+fn meta_from(record: &[Option<String>], children: u64, tree: &[Option<i64>]) -> JobMeta {
+    let count = |i: usize| tree.get(i).copied().flatten().unwrap_or(0).max(0) as u64;
     let field = |i: usize| record.get(i).cloned().flatten().filter(|v| !v.is_empty());
     let time = |i: usize| {
         field(i)
@@ -291,6 +308,9 @@ fn meta_from(record: &[Option<String>], children: u64) -> JobMeta {
         attempts: field(3).and_then(|v| v.parse().ok()).unwrap_or(0),
         children,
         finished,
+        tree_jobs: count(0),
+        tree_pending: count(1),
+        tree_failed: count(2) + count(3),
     }
 }
 

@@ -137,6 +137,8 @@ pub(crate) struct ChildView {
 #[derive(Template)]
 #[template(path = "logs/show.html")]
 pub(crate) struct LogPage {
+    /// The run view: the verdict of the job's tree and every job in it.
+    pub(crate) run: crate::routes::run::RunSection,
     pub(crate) job: JobView,
     pub(crate) lines: Vec<LineView>,
     pub(crate) children: Vec<ChildView>,

@@ -1,6 +1,8 @@
 // netkan: the live part of /logs/<uuid>. New lines arrive over Server-Sent Events
 // (/logs/<uuid>/events) and are appended with textContent, never as HTML; the level
-// filter only switches a CSS class. Without JavaScript the page is complete but static.
+// filter only switches a CSS class. When the stream says the job's tree changed, the run
+// view is fetched again from /logs/<uuid>/run: HTML our own templates rendered and escaped.
+// Without JavaScript the page is complete but static.
 (function () {
   "use strict";
   var root = document.getElementById("job");
@@ -10,6 +12,7 @@
   var select = document.getElementById("level");
   var live = document.getElementById("live");
   var childCount = Number(root.dataset.children || 0);
+  var treeSeen = "";
 
   select.addEventListener("change", function () {
     log.className = "log min-" + select.value;
@@ -110,8 +113,26 @@
     return Math.floor(s / 3600) + "h" + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + "m";
   }
 
+  function refreshRun() {
+    fetch("/logs/" + id + "/run", { headers: { Accept: "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        var run = document.getElementById("run");
+        if (!html || !run) { return; }
+        var holder = document.createElement("div");
+        holder.innerHTML = html;
+        var fresh = holder.querySelector("#run");
+        if (fresh) { run.replaceWith(fresh); }
+      })
+      .catch(function () { /* the next change retries */ });
+  }
+
   function update(meta) {
     setState(meta.state);
+    if (meta.finished) { text("notice", "Job finished: " + meta.state); }
+    var tree = [meta.state, meta.treeJobs, meta.treePending, meta.treeFailed].join("/");
+    if (tree !== treeSeen) { refreshRun(); }
+    treeSeen = tree;
     if (meta.startedAt && meta.finishedAt) {
       text("duration", duration(Date.parse(meta.finishedAt) - Date.parse(meta.startedAt)));
     }
@@ -134,8 +155,8 @@
     var meta = JSON.parse(e.data);
     events.close();
     update(meta);
+    refreshRun();
     live.textContent = "";
-    text("notice", "Job finished: " + meta.state);
     root.dataset.finished = "true";
   });
   events.addEventListener("open", function () { live.textContent = "● live"; });

@@ -73,6 +73,9 @@ impl WorkingClone {
             .find_remote("origin")
             .context("the working clone has no origin")?;
         let url = redacted_url(remote.url().unwrap_or("?"));
+        if let Some(why) = remote.url().and_then(missing_local_repository) {
+            anyhow::bail!("{why}");
+        }
         let default = {
             let conn = remote
                 .connect_auth(git2::Direction::Fetch, None, None)
@@ -256,6 +259,16 @@ fn redacted_url(url: &str) -> String {
     netkan_common::log::redact_url_passwords(url)
 }
 
+/// Why `remote` cannot be used, if it is a local path (not `scheme://…` nor `host:path`)
+/// that does not exist. libgit2 reports such a remote as an "unsupported URL protocol",
+/// which sends people looking at the URL instead of at the missing directory.
+fn missing_local_repository(remote: &str) -> Option<String> {
+    let before_slash = remote.split('/').next().unwrap_or("");
+    let is_url = remote.contains("://") || (before_slash.contains(':') && !remote.starts_with('/'));
+    (!is_url && !Path::new(remote).exists())
+        .then(|| format!("no repository at {remote}: the directory does not exist"))
+}
+
 /// Locks `dir` (a working clone) for as long as the returned file is open, waiting for
 /// whoever holds it: a `<dir>.lock` file beside it, locked with `flock`, so that jobs of one
 /// process (each opens its own file) and processes sharing the data directory take turns.
@@ -334,6 +347,9 @@ pub fn checkout(remote: &str, dir: &Path) -> anyhow::Result<PathBuf> {
     let repo = if dir.join(".git").exists() {
         Repository::open(dir).with_context(|| format!("opening {}", dir.display()))?
     } else {
+        if let Some(why) = missing_local_repository(remote) {
+            anyhow::bail!("{why}");
+        }
         std::fs::create_dir_all(dir)?;
         Repository::clone(remote, dir)
             .with_context(|| format!("cloning {} into {}", redacted_url(remote), dir.display()))?
@@ -534,6 +550,9 @@ impl WorkTree {
         let repo = match Repository::open(dir) {
             Ok(repo) if !repo.is_bare() => follow_remote(repo, remote, &url, dir)?,
             _ => {
+                if let Some(message) = missing_local_repository(remote) {
+                    return Err(GitError::Unreachable { url, message });
+                }
                 clear_dir(dir, false)?;
                 Repository::clone(remote, dir).map_err(|e| {
                     if is_unreachable(&e) {
@@ -571,6 +590,9 @@ impl WorkTree {
         let repo = match Repository::open_bare(dir) {
             Ok(repo) if repo.is_bare() => follow_remote(repo, remote, &url, dir)?,
             _ => {
+                if let Some(message) = missing_local_repository(remote) {
+                    return Err(GitError::Unreachable { url, message });
+                }
                 clear_dir(dir, true)?;
                 let repo =
                     Repository::init_bare(dir).ctx(|| format!("creating {}", dir.display()))?;
@@ -1441,5 +1463,29 @@ fn checked_path(path: &str) -> Result<&Path, GitError> {
         Ok(p)
     } else {
         Err(GitError::BadPath(path.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_missing_repository_directory_is_named() {
+        let why = missing_local_repository("/nonexistent/NetKAN.git").unwrap();
+        assert_eq!(
+            why,
+            "no repository at /nonexistent/NetKAN.git: the directory does not exist"
+        );
+        assert_eq!(
+            missing_local_repository("https://github.com/KSP-CKAN/NetKAN.git"),
+            None
+        );
+        assert_eq!(
+            missing_local_repository("git@github.com:KSP-CKAN/NetKAN.git"),
+            None
+        );
+        assert_eq!(missing_local_repository("/"), None);
     }
 }

@@ -270,8 +270,13 @@ async fn bad_netkans_become_failure_messages_and_the_worker_goes_on() {
         let rec = finished(&redis, &id).await;
         assert_eq!(
             rec.state,
-            JobState::Succeeded,
-            "a bad netkan is data, not a job failure"
+            JobState::Failed,
+            "a bad netkan fails its inflation, at once"
+        );
+        assert_eq!(rec.attempts, 1, "not retried: the input is at fault");
+        assert!(
+            rec.last_error.as_deref().unwrap().starts_with(error),
+            "{rec:?}"
         );
         let out = children(&redis, &rec).await;
         assert_eq!(out.len(), 1);
@@ -286,7 +291,7 @@ async fn bad_netkans_become_failure_messages_and_the_worker_goes_on() {
         assert!(!out[0].attributes.contains_key("FileName"));
         let lines = log(&redis, &id).await;
         let (level, last) = lines.last().unwrap();
-        assert_eq!(*level, Level::Notice);
+        assert_eq!(*level, Level::Error);
         assert!(last.starts_with(&format!("failed: {error}")), "{last}");
     }
     assert_eq!(
@@ -378,10 +383,11 @@ async fn a_host_error_worth_retrying_is_retried_and_reported_on_the_last_attempt
         .filter(|(l, m)| *l == Level::Notice && m.starts_with("failed, will retry: "))
         .count();
     assert_eq!(retries, 2, "{lines:?}");
+    let (level, last) = lines.last().unwrap();
+    assert_eq!(*level, Level::Error);
     assert!(
-        lines
-            .iter()
-            .any(|(l, m)| *l == Level::Notice && m.starts_with("failed: "))
+        last.starts_with("failed on attempt 3 of 3, giving up: "),
+        "{last}"
     );
     worker.stop().await;
 }
@@ -528,8 +534,8 @@ async fn hostile_archives_fail_their_inflation_with_the_problem_named() {
         let rec = finished(&redis, &id).await;
         assert_eq!(
             rec.state,
-            JobState::Succeeded,
-            "{name}: a bad download is data"
+            JobState::Failed,
+            "{name}: a bad download fails the inflation"
         );
         let out = children(&redis, &rec).await;
         assert_eq!(out.len(), 1, "{name}");
@@ -543,7 +549,7 @@ async fn hostile_archives_fail_their_inflation_with_the_problem_named() {
         );
         let lines = log(&redis, &id).await;
         let (level, last) = lines.last().unwrap();
-        assert_eq!(*level, Level::Notice, "{name}");
+        assert_eq!(*level, Level::Error, "{name}");
         assert!(last.starts_with("failed: "), "{name}: {last}");
     }
     assert!(

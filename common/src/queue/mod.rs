@@ -8,6 +8,7 @@
 mod inspect;
 pub(crate) mod scripts;
 mod settings;
+mod tree;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use redis::aio::ConnectionLike;
 
 pub use inspect::{DeadEntry, InFlight, QueueStats, WorkerInfo};
 pub use settings::JobSettings;
+pub use tree::{TREE_LISTED, TreeCounts, TreeFailure, TreeState, TreeSummary};
 
 use crate::error::QueueError;
 use crate::job::{Attributes, ClaimedJob, Game, JobId, Lane, NewJob, QueueName, time_from_ms};

@@ -156,9 +156,12 @@ fn licenses(json: &Object, spec: &Spec) -> Result<(), InflateError> {
     if kref.starts_with("#/ckan/netkan/") {
         return Ok(());
     }
+    // The reference says "License should match spec" when there is no license at all, which
+    // reads as if a license were given and wrong; this names what is missing.
+    const NO_LICENSE: &str = "No license: the .netkan needs a \"license\" the CKAN spec knows (such as \"MIT\", \"restricted\" or \"unknown\")";
     match licenses {
-        None => fail("License should match spec"),
-        Some(list) if list.is_empty() => fail("License should match spec"),
+        None => fail(NO_LICENSE),
+        Some(list) if list.is_empty() => fail(NO_LICENSE),
         Some(list) => {
             for lic in list {
                 let text = crate::metadata::token_text(Some(lic));
@@ -547,7 +550,7 @@ mod tests {
         );
         assert_eq!(
             check(without(module(), "license")).await.0,
-            Err("License should match spec".into())
+            Err("No license: the .netkan needs a \"license\" the CKAN spec knows (such as \"MIT\", \"restricted\" or \"unknown\")".into())
         );
         assert_eq!(
             check(with(module(), "license", json!(["MIT", "GPL-3.0"])))

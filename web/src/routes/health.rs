@@ -4,6 +4,8 @@
 //! numbers, for the whole system:
 //! - `netkan_queue_jobs{queue, status}`: waiting (`high`, `low`, `resuming`), `retrying`,
 //!   `in_flight` and `dead` jobs;
+//! - `netkan_queue_oldest_waiting_seconds{queue}`: how long the oldest job waiting in any of
+//!   the queue's lanes has waited (0 when none waits);
 //! - `netkan_jobs_finished_total{queue, kind, outcome}`: attempts ended, by outcome
 //!   (`succeeded`, `failed`, `dead`, `retried`);
 //! - `netkan_job_duration_seconds{queue, kind}` (`_sum`, `_count`): time spent in attempts;
@@ -45,7 +47,41 @@ pub(crate) async fn show_metrics(state: web::Data<AppState>) -> Result<HttpRespo
         state.jq.counters(&mut c2),
         state.jq.workers(&mut c3),
     )?;
+    // The first entry of each lane: its stream id starts with its enqueue time (ms).
+    let mut pipe = redis::pipe();
+    for s in &stats {
+        let q = netkan_common::QueueName::new(s.queue.clone())?;
+        for key in [
+            state.jq.keys().resume(&q),
+            state.jq.keys().lane(&q, netkan_common::Lane::High),
+            state.jq.keys().lane(&q, netkan_common::Lane::Low),
+        ] {
+            pipe.cmd("XRANGE")
+                .arg(key)
+                .arg("-")
+                .arg("+")
+                .arg("COUNT")
+                .arg(1);
+        }
+    }
+    type Entries = Vec<(String, BTreeMap<String, String>)>;
+    let firsts: Vec<Entries> = pipe
+        .query_async(&mut shared(&pooled))
+        .await
+        .map_err(WebError::from_redis)?;
     drop(pooled);
+    let now_ms = Utc::now().timestamp_millis();
+    let oldest: Vec<f64> = firsts
+        .chunks(3)
+        .map(|lanes| {
+            lanes
+                .iter()
+                .flatten()
+                .filter_map(|(sid, _)| sid.split('-').next()?.parse::<i64>().ok())
+                .min()
+                .map_or(0.0, |ms| (now_ms - ms).max(0) as f64 / 1000.0)
+        })
+        .collect();
     let mut out = String::with_capacity(4096);
     // Writing to a String cannot fail; the results are ignored below for that reason.
     let _ = writeln!(out, "# HELP netkan_queue_jobs Jobs in a queue, by status.");
@@ -97,6 +133,18 @@ pub(crate) async fn show_metrics(state: web::Data<AppState>) -> Result<HttpRespo
             label(q),
             label(k),
             label(outcome)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP netkan_queue_oldest_waiting_seconds Time the oldest waiting job of a queue has waited."
+    );
+    let _ = writeln!(out, "# TYPE netkan_queue_oldest_waiting_seconds gauge");
+    for (s, age) in stats.iter().zip(&oldest) {
+        let _ = writeln!(
+            out,
+            "netkan_queue_oldest_waiting_seconds{{queue=\"{}\"}} {age:.3}",
+            label(&s.queue)
         );
     }
     let _ = writeln!(

@@ -3,7 +3,9 @@
 //! clients' habits work: poll until `finishedAt` is present, then read `success`.
 //!
 //! - `GET /api/v1/jobs/<uuid>?level=&since=&after=&order=&limit=`: one job with its state,
-//!   parent, children (each with kind and state) and log lines. `after` is a cursor
+//!   parent, children (each with kind and state), log lines, and `tree`: the verdict of the
+//!   job and everything it caused (`state` running/failed/succeeded, `counts` by state, and
+//!   `failures` with `jobId`, `kind`, `identifier`, `error`, `state`). `after` is a cursor
 //!   (exclusive), `since` a time (inclusive; RFC 3339 or ms since the epoch), `level` the
 //!   lowest level shown (default: all), `order` `asc` (default) or `desc`, `limit` at most
 //!   10,000 lines (default 1,000; `0` for none). 404 for an unknown id.
@@ -17,6 +19,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use futures::future::try_join_all;
 use netkan_common::log::{LogQuery, Order, parse_time};
+use netkan_common::queue::TreeSummary;
 use netkan_common::{JobId, JobQueue, JobRecord, JobState, Lane, Level, LogLine, QueueName};
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
@@ -60,6 +63,9 @@ pub(crate) struct JobJson {
     children: Option<Vec<ChildJson>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     logs: Option<Vec<LineJson>>,
+    /// The verdict of the job and everything it caused (one job's answer only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tree: Option<TreeSummary>,
 }
 
 impl JobJson {
@@ -81,6 +87,7 @@ impl JobJson {
             child_count: None,
             children: None,
             logs: None,
+            tree: None,
         }
     }
 }
@@ -253,9 +260,12 @@ pub(crate) async fn show_job(
     };
     let (job, lines) = tokio::try_join!(state.jq.job(&mut a, &id), read_logs)?;
     let job = job.ok_or_else(|| no_such_job(&id))?;
-    let children = children_of(&a, &state.jq, &job.children).await?;
+    let (children, tree) = tokio::try_join!(children_of(&a, &state.jq, &job.children), async {
+        Ok(state.jq.tree(&mut b, &job).await?)
+    })?;
     drop(pooled);
     let mut json = JobJson::new(&job);
+    json.tree = Some(tree);
     json.child_count = Some(job.children.len());
     json.children = Some(children);
     json.logs = Some(lines.into_iter().map(LineJson::from).collect());

@@ -1,13 +1,17 @@
 //! `/logs/<uuid>`: a job's page, and its live stream.
 //!
-//! - `GET /logs/<uuid>[?level=]`: kind, state, times, attempts, parent and children (each
-//!   with its state and a link), the request, and the whole log with level colours. `level`
-//!   preselects the level filter, which the page's script switches without reloading.
+//! - `GET /logs/<uuid>[?level=]`: the run view (`run`: the verdict of the job's tree, its
+//!   failures, every job it caused, nested), then kind, state, times, attempts, parent and
+//!   children (each with its state and a link), the request, and the whole log with level
+//!   colours. `level` preselects the level filter (default INFO), which the page's script
+//!   switches without reloading.
+//! - `GET /logs/<uuid>/run`: the run view alone, which the page's script swaps in when the
+//!   live stream says the tree changed.
 //!   Unknown job: a 404 page. Every page carries `X-Robots-Tag: noindex`.
 //! - `GET /logs/<uuid>/events[?after=&level=]`: Server-Sent Events: `line` (id = cursor,
 //!   data = the line as the API shows it), `meta` (state, times, attempts, children count,
-//!   when they change) and `end` (the job finished; every line was sent), after which the
-//!   stream closes. A reconnecting `EventSource` resumes after its `Last-Event-ID`.
+//!   the tree's counts, when they change) and `end` (the job and every job below it finished;
+//!   every line was sent), after which the stream closes. A reconnecting `EventSource` resumes after its `Last-Event-ID`.
 
 use std::time::Duration;
 
@@ -38,9 +42,10 @@ pub(crate) struct PageQuery {
 }
 
 impl PageQuery {
-    /// The level preselected (default: all); 400 naming a bad one.
+    /// The level preselected (default: INFO, for people; DEBUG is one click away); 400
+    /// naming a bad one.
     pub(crate) fn level(&self) -> Result<Level, WebError> {
-        Ok(parse_level(self.level.as_deref())?.unwrap_or(Level::Debug))
+        Ok(parse_level(self.level.as_deref())?.unwrap_or(Level::Info))
     }
 }
 
@@ -58,7 +63,10 @@ pub(crate) async fn show_log(
     let (job, lines) =
         tokio::try_join!(state.jq.job(&mut a, &id), state.jq.logs(&mut b, &id, &all))?;
     let job = job.ok_or_else(|| no_such_job(&id))?;
-    let children = children_of(&a, &state.jq, &job.children).await?;
+    let (children, run) = tokio::try_join!(
+        children_of(&a, &state.jq, &job.children),
+        super::run::section(&b, &state.jq, &job)
+    )?;
     drop(pooled);
     let after = lines
         .last()
@@ -74,6 +82,7 @@ pub(crate) async fn show_log(
         shown
     });
     let page = LogPage {
+        run,
         job: JobView::new(&job),
         lines: lines.into_iter().map(LineView::from).collect(),
         more_children: job.children.len().saturating_sub(MAX_CHILDREN),

@@ -24,6 +24,7 @@ pub(crate) mod inflate;
 pub(crate) mod jobs;
 pub(crate) mod logs;
 mod queues;
+pub(crate) mod run;
 pub(crate) mod spacedock;
 mod status;
 
@@ -54,6 +55,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     }
     cfg.route("/logs/{id}", web::get().to(logs::show_log))
         .route("/logs/{id}/events", web::get().to(logs::stream_log))
+        .route("/logs/{id}/run", web::get().to(run::show_run))
         .route("/api/v1/jobs", web::get().to(jobs::list_jobs))
         .route("/api/v1/jobs/{id}", web::get().to(jobs::show_job))
         .route(

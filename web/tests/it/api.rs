@@ -202,3 +202,82 @@ async fn recent_jobs_are_listed_by_state_and_kind() {
     let (status, _) = get_json(&app, "/api/v1/jobs?state=sleeping").await;
     assert_eq!(status, 400);
 }
+
+/// Claims the one job waiting in `queue` and finishes it with `outcome`.
+async fn run_child(app: &TestApp, queue: &str, outcome: Outcome) -> JobId {
+    let mut conn = app.conn().await;
+    let q = netkan_common::QueueName::new(queue).unwrap();
+    let job = app
+        .jq
+        .claim(&mut conn, "test-worker-2", std::slice::from_ref(&q), 1, 0)
+        .await
+        .unwrap()
+        .jobs
+        .remove(0);
+    let done = app
+        .jq
+        .finish(
+            &mut conn,
+            &[netkan_common::queue::Finish {
+                id: job.id,
+                queue: job.queue.clone(),
+                token: job.token,
+                attempt: job.attempt,
+                outcome,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, vec![true]);
+    job.id
+}
+
+#[tokio::test]
+async fn a_job_answers_with_the_verdict_of_its_whole_tree() {
+    let app = spawn_app().await;
+    let mut w = Worker::start(&app, noop_job("push")).await;
+    let mut conn = app.conn().await;
+    let good =
+        netkan_common::NewJob::new("inflate", netkan_common::QueueName::new("good").unwrap())
+            .with_parent(w.id())
+            .with_dedup_key("ksp/GoodMod");
+    let bad = netkan_common::NewJob::new("inflate", netkan_common::QueueName::new("bad").unwrap())
+        .with_parent(w.id())
+        .with_dedup_key("ksp/NoLicense");
+    app.jq
+        .enqueue(&mut conn, &[good, bad.clone()])
+        .await
+        .unwrap();
+    let id = w.id();
+    let _ = w.log(Level::Info, "queued two inflations").await;
+    w.finish(Outcome::Succeeded).await;
+
+    let (_, job) = get_json(&app, &format!("/api/v1/jobs/{id}")).await;
+    assert_eq!(
+        job["state"], "succeeded",
+        "the push job itself did its part"
+    );
+    assert_eq!(job["tree"]["state"], "running", "{job}");
+    assert_eq!(job["tree"]["counts"]["jobs"], 3);
+    assert_eq!(job["tree"]["counts"]["pending"], 2);
+
+    run_child(&app, "good", Outcome::Succeeded).await;
+    run_child(&app, "bad", Outcome::Failed("No license given".into())).await;
+    let (_, job) = get_json(&app, &format!("/api/v1/jobs/{id}")).await;
+    let tree = &job["tree"];
+    assert_eq!(tree["state"], "failed", "{tree}");
+    assert_eq!(
+        tree["counts"],
+        serde_json::json!({"jobs": 3, "pending": 0, "succeeded": 2, "failed": 1, "dead": 0})
+    );
+    assert_eq!(
+        tree["failures"],
+        serde_json::json!([{
+            "jobId": bad.id.to_string(),
+            "kind": "inflate",
+            "identifier": "NoLicense",
+            "error": "No license given",
+            "state": "failed",
+        }])
+    );
+}

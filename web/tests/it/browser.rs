@@ -1,8 +1,10 @@
 //! A real browser on `/logs/<uuid>`: headless Chromium (Debian's `chromium`) driven through
 //! `chromedriver` (`chromium-driver`) with fantoccini. Lines a worker appends appear on the
 //! page without a reload, a line holding markup stays text, and the page notices the end.
-//! The status page searches and sorts 4,000 mods. Screenshots are saved as
-//! `target/logs-page.png`, `target/queues-page.png` and `target/status-page.png`.
+//! The run view follows a push tree live and lists a 1,000-job tree. The status page searches
+//! and sorts 4,000 mods. Screenshots are saved as `target/logs-page.png`,
+//! `target/queues-page.png`, `target/status-page.png`, and `target/run-running.png`,
+//! `run-failed.png`, `run-succeeded.png`, `run-1000.png`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -360,6 +362,236 @@ async fn a_browser_searches_and_sorts_four_thousand_mods_on_the_status_page() {
 
     std::fs::write(
         screenshot_path("status-page.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    client.close().await.unwrap();
+}
+
+/// Claims up to `n` jobs waiting in `queue`, lets `each` enqueue their children, and finishes
+/// them with the outcome `outcome` gives each; returns their ids.
+async fn run_jobs(
+    app: &crate::TestApp,
+    queue: &str,
+    n: usize,
+    each: impl Fn(&netkan_common::ClaimedJob) -> (Vec<netkan_common::NewJob>, Outcome),
+) -> Vec<netkan_common::JobId> {
+    let mut conn = app.conn().await;
+    let q = netkan_common::QueueName::new(queue).unwrap();
+    let claimed = app
+        .jq
+        .claim(&mut conn, "test-worker-run", &[q], n, 0)
+        .await
+        .unwrap()
+        .jobs;
+    let mut finishes = Vec::new();
+    for job in &claimed {
+        let (children, outcome) = each(job);
+        let children: Vec<_> = children
+            .into_iter()
+            .map(|c| c.with_parent(job.id))
+            .collect();
+        app.jq.enqueue(&mut conn, &children).await.unwrap();
+        finishes.push(netkan_common::queue::Finish {
+            id: job.id,
+            queue: job.queue.clone(),
+            token: job.token,
+            attempt: job.attempt,
+            outcome,
+        });
+    }
+    let done = app.jq.finish(&mut conn, &finishes).await.unwrap();
+    assert!(done.iter().all(|d| *d));
+    claimed.iter().map(|j| j.id).collect()
+}
+
+fn inflation(queue: &str, identifier: &str) -> netkan_common::NewJob {
+    netkan_common::NewJob::new("inflate", netkan_common::QueueName::new(queue).unwrap())
+        .with_dedup_key(format!("ksp/{identifier}"))
+}
+
+#[tokio::test]
+async fn a_browser_watches_a_push_tree_run_then_fail_and_another_succeed() {
+    let app = spawn_app().await;
+    let driver = start_driver();
+    let client = connect(&driver).await;
+    // A push whose two inflations are still queued.
+    let mut conn = app.conn().await;
+    app.jq
+        .enqueue(&mut conn, &[noop_job("push")])
+        .await
+        .unwrap();
+    let push = run_jobs(&app, "noop", 1, |_| {
+        (
+            vec![inflation("good", "GoodMod"), inflation("bad", "NoLicense")],
+            Outcome::Succeeded,
+        )
+    })
+    .await[0];
+    client
+        .goto(&app.url(&format!("/logs/{push}")))
+        .await
+        .unwrap();
+    let verdict = "return document.getElementById('tree-state').textContent";
+    let nodes = "return document.querySelectorAll('#run .run-node').length";
+    assert_eq!(eval(&client, verdict).await, json!("running"));
+    assert_eq!(eval(&client, nodes).await, json!(2));
+    std::fs::write(
+        screenshot_path("run-running.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // The good inflation is indexed (a grandchild), the bad one fails: the page follows live.
+    run_jobs(&app, "good", 1, |_| {
+        (
+            vec![
+                netkan_common::NewJob::new(
+                    "index",
+                    netkan_common::QueueName::new("outbound").unwrap(),
+                )
+                .with_attr("ModIdentifier", "GoodMod"),
+            ],
+            Outcome::Succeeded,
+        )
+    })
+    .await;
+    run_jobs(&app, "outbound", 1, |_| (vec![], Outcome::Succeeded)).await;
+    let bad = run_jobs(&app, "bad", 1, |_| {
+        (vec![], Outcome::Failed("No license given".into()))
+    })
+    .await[0];
+    eventually(
+        Duration::from_secs(10),
+        "the verdict to turn failed",
+        || async { (eval(&client, verdict).await == json!("failed")).then_some(()) },
+    )
+    .await;
+    assert_eq!(eval(&client, nodes).await, json!(3));
+    let depths =
+        "return Array.from(document.querySelectorAll('#run .run-node')).map(li => li.className)";
+    assert_eq!(
+        eval(&client, depths).await,
+        json!(["run-node d1", "run-node d2", "run-node d1 failed-chain"]),
+        "each job right after its parent; the failure red"
+    );
+    let failure = "return Array.from(document.querySelectorAll('#run ul.failures li')).map(li => li.textContent)";
+    assert_eq!(
+        eval(&client, failure).await,
+        json!(["NoLicense: No license given failed"])
+    );
+    let link = "return document.querySelector('#run ul.failures a').getAttribute('href')";
+    assert_eq!(eval(&client, link).await, json!(format!("/logs/{bad}")));
+    assert_eq!(
+        eval(
+            &client,
+            "return getComputedStyle(document.querySelector('#run .failed-chain > a')).color"
+        )
+        .await,
+        json!("rgb(192, 38, 45)"),
+        "the failed job's name is red"
+    );
+    std::fs::write(
+        screenshot_path("run-failed.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // A push of good mods only.
+    app.jq
+        .enqueue(&mut conn, &[noop_job("push")])
+        .await
+        .unwrap();
+    let push = run_jobs(&app, "noop", 1, |_| {
+        (vec![inflation("good", "GoodMod")], Outcome::Succeeded)
+    })
+    .await[0];
+    run_jobs(&app, "good", 1, |_| (vec![], Outcome::Succeeded)).await;
+    client
+        .goto(&app.url(&format!("/logs/{push}")))
+        .await
+        .unwrap();
+    assert_eq!(eval(&client, verdict).await, json!("succeeded"));
+    assert_eq!(
+        eval(
+            &client,
+            "return document.querySelectorAll('#run ul.failures').length"
+        )
+        .await,
+        json!(0)
+    );
+    std::fs::write(
+        screenshot_path("run-succeeded.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_browser_shows_a_thousand_job_tree() {
+    let app = spawn_app().await;
+    let mut conn = app.conn().await;
+    app.jq
+        .enqueue(&mut conn, &[noop_job("push")])
+        .await
+        .unwrap();
+    let push = run_jobs(&app, "noop", 1, |_| {
+        let children = (0..1000)
+            .map(|i| inflation("scheduled", &format!("Mod{i:04}")))
+            .collect();
+        (children, Outcome::Succeeded)
+    })
+    .await[0];
+    let mut done = 0;
+    while done < 1000 {
+        done += run_jobs(&app, "scheduled", 200, |j| {
+            let n: usize = j.dedup_key.as_deref().unwrap()[7..].parse().unwrap();
+            let outcome = if n % 100 == 7 {
+                Outcome::Failed(format!("Mod{n:04} is broken"))
+            } else {
+                Outcome::Succeeded
+            };
+            (vec![], outcome)
+        })
+        .await
+        .len();
+    }
+    let driver = start_driver();
+    let client = connect(&driver).await;
+    let started = std::time::Instant::now();
+    client
+        .goto(&app.url(&format!("/logs/{push}")))
+        .await
+        .unwrap();
+    // For the record, not a bound: how long the page took to load here.
+    eprintln!("a 1,000-job run view loaded in {:?}", started.elapsed());
+    assert_eq!(
+        eval(
+            &client,
+            "return document.querySelectorAll('#run .run-node').length"
+        )
+        .await,
+        json!(1000)
+    );
+    assert_eq!(
+        eval(
+            &client,
+            "return document.querySelectorAll('#run .run-node.failed-chain').length"
+        )
+        .await,
+        json!(10)
+    );
+    assert_eq!(
+        eval(
+            &client,
+            "return document.getElementById('tree-state').textContent"
+        )
+        .await,
+        json!("failed")
+    );
+    std::fs::write(
+        screenshot_path("run-1000.png"),
         client.screenshot().await.unwrap(),
     )
     .unwrap();

@@ -83,6 +83,17 @@ async fn metrics_count_queues_outcomes_and_durations() {
         );
     }
     assert!(text.contains("netkan_job_duration_seconds_sum{queue=\"noop\",kind=\"noop\"} "));
+    assert!(text.contains("# TYPE netkan_queue_oldest_waiting_seconds gauge"));
+    let age: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("netkan_queue_oldest_waiting_seconds{queue=\"noop\"} "))
+        .unwrap_or_else(|| panic!("no age of the oldest waiting noop job:\n{text}"))
+        .parse()
+        .unwrap();
+    assert!(
+        (0.0..600.0).contains(&age),
+        "one job waits, enqueued just now: {age}"
+    );
 }
 
 #[tokio::test]

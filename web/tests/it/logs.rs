@@ -48,7 +48,15 @@ async fn the_log_page_shows_the_job_its_family_and_its_lines() {
         "inflate",
         "test-worker-1",
         "data-after=\"3\"",
-        "<option selected>DEBUG</option>",
+        // People read INFO and above by default; DEBUG is one click away.
+        "<option selected>INFO</option>",
+        "class=\"log min-INFO\"",
+        // The run view: the verdict of the tree, then every job in it.
+        "Verdict: <span id=\"tree-state\" class=\"state state-running\">running</span>",
+        "2 job(s): 0 succeeded, 0 failed, 2 queued or running",
+        &format!(
+            "<li class=\"run-node d1\" data-job=\"{child}\"><span class=\"state state-queued\">queued</span>"
+        ),
     ] {
         assert!(html.contains(needle), "page lacks {needle:?}:\n{html}");
     }
@@ -282,6 +290,67 @@ async fn the_live_stream_sends_new_lines_state_changes_and_the_end() {
     assert_eq!(end["state"], "succeeded");
     assert!(end["finishedAt"].is_string());
     assert_eq!(events.next().await, None, "the stream closes after the end");
+}
+
+#[tokio::test]
+async fn a_finished_jobs_stream_stays_open_until_the_jobs_it_caused_finish() {
+    let app = spawn_app().await;
+    let mut w = Worker::start(&app, noop_job("push")).await;
+    let child = w.child("inflate", "inbound.ksp").await;
+    let id = w.id();
+    w.finish(Outcome::Succeeded).await;
+    let mut events = Events::open(&app, &format!("/logs/{id}/events"), None).await;
+    let meta = events.next().await.unwrap();
+    assert_eq!(
+        meta.name, "meta",
+        "not the end: the inflation is still queued"
+    );
+    let meta: serde_json::Value = serde_json::from_str(&meta.data).unwrap();
+    assert_eq!(meta["finished"], true);
+    assert_eq!(meta["treePending"], 1);
+    // The run view the page swaps in lists the child.
+    let run = app
+        .get(&format!("/logs/{id}/run"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(run.contains(&format!("data-job=\"{child}\"")), "{run}");
+    assert!(run.starts_with("<section id=\"run\""), "{run}");
+
+    let mut conn = app.conn().await;
+    let queue = netkan_common::QueueName::new("inbound.ksp").unwrap();
+    let c = app
+        .jq
+        .claim(&mut conn, "w2", &[queue], 1, 0)
+        .await
+        .unwrap()
+        .jobs
+        .remove(0);
+    let f = netkan_common::queue::Finish {
+        id: c.id,
+        queue: c.queue.clone(),
+        token: c.token,
+        attempt: c.attempt,
+        outcome: Outcome::Failed("No license given".into()),
+    };
+    assert_eq!(app.jq.finish(&mut conn, &[f]).await.unwrap(), vec![true]);
+    let end = events.next_not_meta().await.unwrap();
+    assert_eq!(end.name, "end");
+    let end: serde_json::Value = serde_json::from_str(&end.data).unwrap();
+    assert_eq!(
+        (end["treePending"].clone(), end["treeFailed"].clone()),
+        (0.into(), 1.into())
+    );
+    let run = app
+        .get(&format!("/logs/{id}/run"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(run.contains("class=\"run tree-failed\""), "{run}");
+    assert!(run.contains("No license given"), "{run}");
+    assert!(run.contains("run-node d1 failed-chain"), "{run}");
 }
 
 #[tokio::test]

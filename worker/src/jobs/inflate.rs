@@ -10,8 +10,8 @@
 //! by the runner while attempts remain; on the last attempt the failure message is sent first,
 //! so the mod's status shows the error, and the job is then buried in the dead-letter list. A
 //! throttled host makes the job wait for the host's reset without using an attempt. Any other
-//! failure is data, as in the reference: the failure message goes out at once and the job
-//! succeeds.
+//! failure is the input's fault: as in the reference, the failure message goes out at once
+//! (so the status store records the error), and the job ends `failed` with the reason.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -185,13 +185,15 @@ async fn run_inflate(ctx: JobContext, env: Arc<InflateEnv>) -> JobResult {
             if let Some(id) = ids.first() {
                 ctx.info(format!("failure queued for indexing as {id}"));
             }
-            ctx.notice(format!("failed: {error}"));
+            // The runner's final ERROR line gives the reason.
             if error.is_retryable() {
                 // The last attempt: the status shows the error, the job goes to the
                 // dead-letter list where an operator can retry it.
                 Err(JobError::Retry(anyhow::anyhow!("{error}")))
             } else {
-                Ok(())
+                // The mod's input is at fault: retrying cannot help, and the job did not
+                // produce a .ckan, so it ends failed (its tree, and the push's, say so).
+                Err(JobError::Permanent(anyhow::anyhow!("{error}")))
             }
         }
     }

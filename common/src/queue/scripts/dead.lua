@@ -4,11 +4,12 @@
 -- Returns: 1 if done, 0 if the job is not in its queue's dead-letter list
 local prefix, action, id = ARGV[1], ARGV[2], ARGV[3]
 local jk = job_key(prefix, id)
-local r = redis.call('HMGET', jk, 'queue', 'lane', 'kind')
+local r = redis.call('HMGET', jk, 'queue', 'lane', 'kind', 'parent')
 if not r[1] or redis.call('ZREM', queue_key(prefix, r[1], 'dead'), id) == 0 then return 0 end
 redis.call('ZREM', prefix .. 'jobs:finished', id)
 if action == 'delete' then
-  redis.call('DEL', jk, log_key(prefix, id), children_key(prefix, id))
+  -- Its ancestors' roll-ups still count it dead: deleting the record does not undo the failure.
+  redis.call('DEL', jk, log_key(prefix, id), children_key(prefix, id), tree_key(prefix, id))
   return 1
 end
 if not r[3] or r[3] == '' then
@@ -19,6 +20,9 @@ end
 redis.call('PERSIST', jk)
 redis.call('PERSIST', log_key(prefix, id))
 redis.call('PERSIST', children_key(prefix, id))
+-- Tree roll-up (tree.lua): it is unfinished again under each ancestor.
+redis.call('PERSIST', tree_key(prefix, id))
+if r[4] then tree_roll_up(prefix, r[4], id, {dead = -1, pending = 1}, 'remove', 0) end
 redis.call('HSET', jk, 'attempts', 0)
 redis.call('HDEL', jk, 'finished')
 local sid = redis.call('XADD', queue_key(prefix, r[1], r[2] or 'high'), '*', 'id', id)

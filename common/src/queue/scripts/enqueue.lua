@@ -50,7 +50,11 @@ for i = 0, n - 1 do
       'parent', parent, 'body', body, 'attrs', attrs, 'dedup', dedup)
     redis.call('HSET', shard, id, pack_sid(sid))
     redis.call('SADD', KEYS[1], queue)
-    if parent ~= '' then redis.call('RPUSH', children, id) end
+    if parent ~= '' then
+      redis.call('RPUSH', children, id)
+      -- Tree roll-up (tree.lua): one more unfinished job under each ancestor.
+      tree_roll_up(prefix, parent, id, {jobs = 1, pending = 1}, nil, 0)
+    end
     if dedup ~= '' then redis.call('HSET', latest, dedup, id) end
   end
   out[#out + 1] = known_as or id

@@ -13,7 +13,7 @@ local function count(field, by) stats[field] = (stats[field] or 0) + by end
 for a = 4, #ARGV, 5 do
   local id, queue, token, outcome, err = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local jk = job_key(prefix, id)
-  local r = redis.call('HMGET', jk, 'token', 'state', 'kind', 'started', 'dedup')
+  local r = redis.call('HMGET', jk, 'token', 'state', 'kind', 'started', 'dedup', 'parent')
   local leases = queue_key(prefix, queue, 'leases')
   if r[1] ~= token or r[2] ~= 'running' or redis.call('ZREM', leases, id) == 0 then
     out[#out + 1] = 0
@@ -42,6 +42,9 @@ for a = 4, #ARGV, 5 do
       redis.call('EXPIRE', jk, keep)
       redis.call('EXPIRE', log_key(prefix, id), keep)
       redis.call('EXPIRE', children_key(prefix, id), keep)
+      -- Tree roll-up (tree.lua): this job's own tree lives as long as it; its ancestors count it.
+      redis.call('EXPIRE', tree_key(prefix, id), keep)
+      tree_finished(prefix, r[6], id, outcome, now)
       finished[#finished + 1] = now
       finished[#finished + 1] = id
       if r[5] and r[5] ~= '' then

@@ -35,7 +35,7 @@ for q = 5, #ARGV do
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, limit)) do
     redis.call('ZREM', leases, id)
     local jk = job_key(prefix, id)
-    local r = redis.call('HMGET', jk, 'state', 'attempts', 'worker')
+    local r = redis.call('HMGET', jk, 'state', 'attempts', 'worker', 'parent')
     if r[1] == 'running' then
       local msg = 'lease expired: worker ' .. (r[3] or '?') .. ' stopped renewing it during attempt ' .. (r[2] or '?')
       if tonumber(r[2] or '0') >= max_attempts then
@@ -44,6 +44,9 @@ for q = 5, #ARGV do
         redis.call('EXPIRE', jk, dead_ttl)
         redis.call('EXPIRE', log_key(prefix, id), dead_ttl)
         redis.call('EXPIRE', children_key(prefix, id), dead_ttl)
+        -- Tree roll-up (tree.lua).
+        redis.call('EXPIRE', tree_key(prefix, id), dead_ttl)
+        tree_finished(prefix, r[4], id, 'dead', now)
         out[#out + 1] = id; out[#out + 1] = 'dead'
       else
         redis.call('HSET', jk, 'error', msg)

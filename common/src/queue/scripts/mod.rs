@@ -1,6 +1,6 @@
 //! The Lua scripts that make every multi-key queue transition atomic. Each `.lua` file starts
 //! with its KEYS, ARGV and return value; `common.lua` (key spellings, time, id checks) is
-//! prepended to each.
+//! prepended to each, then `tree.lua` (the roll-up of job trees).
 
 use std::sync::LazyLock;
 
@@ -18,13 +18,20 @@ macro_rules! script {
     ($name:literal, $file:literal, $parts:expr) => {
         ScriptSource {
             name: $name,
-            source: concat!(include_str!("common.lua"), "\n", include_str!($file)),
+            source: concat!(
+                include_str!("common.lua"),
+                "\n",
+                include_str!("tree.lua"),
+                "\n",
+                include_str!($file)
+            ),
             key_parts: $parts,
         }
     };
 }
 
-pub(crate) const ENQUEUE: ScriptSource = script!("enqueue", "enqueue.lua", &["':queued:'"]);
+pub(crate) const ENQUEUE: ScriptSource =
+    script!("enqueue", "enqueue.lua", &["':queued:'", "':tree'"]);
 pub(crate) const CLAIM: ScriptSource =
     script!("claim", "claim.lua", &["'job:'", "'queue:'", "':log'"]);
 pub(crate) const RENEW: ScriptSource = script!("renew", "renew.lua", &["'leases'"]);

@@ -1,0 +1,49 @@
+-- The roll-up of job trees (docs/redis-keys.md `job:<id>:tree`), prepended to each
+-- script after common.lua. Every job with descendants has a hash counting them by outcome:
+-- `jobs` (all), `pending` (queued or running), `succeeded`, `failed`, `dead`, and listing up
+-- to TREE_LISTED of the failed and dead ones (`f:<id>` = finish ms; `listed` counts them).
+-- Each script that changes a job's outcome calls tree_roll_up in the same atomic call, so
+-- the counts of every ancestor change exactly when the job's state does (ARCHITECTURE.md).
+
+local TREE_LISTED = 100
+-- The pipeline is four levels deep; the bound only stops a producer-made cycle of parents.
+local TREE_MAX_DEPTH = 16
+
+local function tree_key(prefix, id) return prefix .. 'job:' .. id .. ':tree' end
+
+-- Adds `deltas` ({field = n}) to the roll-up of `parent` and of each of its ancestors, and
+-- lists (`list` 'add') or unlists ('remove') job `id` among their failures. The chain goes
+-- up through the `parent` field of each record; it stops at an ancestor without a record.
+-- A roll-up created after its job finished takes the job record's remaining lifetime.
+local function tree_roll_up(prefix, parent, id, deltas, list, now)
+  local p, depth = parent, 0
+  while p and p ~= '' and depth < TREE_MAX_DEPTH do
+    local tk = tree_key(prefix, p)
+    for field, by in pairs(deltas) do redis.call('HINCRBY', tk, field, by) end
+    if list == 'add' then
+      if tonumber(redis.call('HGET', tk, 'listed') or '0') < TREE_LISTED and
+          redis.call('HSETNX', tk, 'f:' .. id, now) == 1 then
+        redis.call('HINCRBY', tk, 'listed', 1)
+      end
+    elseif list == 'remove' then
+      if redis.call('HDEL', tk, 'f:' .. id) == 1 then redis.call('HINCRBY', tk, 'listed', -1) end
+    end
+    local jk = job_key(prefix, p)
+    if redis.call('PTTL', tk) == -1 then
+      local left = redis.call('PTTL', jk)
+      if left > 0 then redis.call('PEXPIRE', tk, left) end
+    end
+    p = redis.call('HGET', jk, 'parent')
+    depth = depth + 1
+  end
+end
+
+-- The roll-up change of a job reaching a final outcome ('succeeded', 'failed' or 'dead').
+local function tree_finished(prefix, parent, id, outcome, now)
+  if not parent or parent == '' then return end
+  if outcome == 'succeeded' then
+    tree_roll_up(prefix, parent, id, {pending = -1, succeeded = 1}, nil, now)
+  else
+    tree_roll_up(prefix, parent, id, {pending = -1, [outcome] = 1}, 'add', now)
+  end
+end
