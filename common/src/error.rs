@@ -76,4 +76,28 @@ impl QueueError {
             _ => false,
         }
     }
+
+    /// The reply code when Redis refused a write for a reason that clears by itself or by an
+    /// operator's hand: full memory (`OOM`), a failed snapshot (`MISCONF`), a replica
+    /// (`READONLY`), a server still loading its data set (`LOADING`), or a primary waiting for
+    /// its replicas (`MASTERDOWN`, `NOREPLICAS`). Such a write is
+    /// retried, never given up on, because giving up would strand whatever it records.
+    pub fn refused_for_now(&self) -> Option<&str> {
+        match self {
+            QueueError::Redis(e) => {
+                let code = e.code()?;
+                [
+                    "OOM",
+                    "MISCONF",
+                    "READONLY",
+                    "LOADING",
+                    "MASTERDOWN",
+                    "NOREPLICAS",
+                ]
+                .into_iter()
+                .find(|c| *c == code)
+            }
+            _ => None,
+        }
+    }
 }

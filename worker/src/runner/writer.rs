@@ -44,25 +44,40 @@ pub(crate) async fn run(
         }
         let mut delay = Duration::from_millis(50);
         let mut tries = 0u32;
-        // Lines and outcomes are never dropped on a connection problem: retry until Redis is
-        // back. A lease that expires meanwhile makes the outcome stale, which is safe.
+        // Lines and outcomes are never dropped while Redis may still take them: a lost
+        // connection, full memory (OOM), a failed snapshot (MISCONF) or a replica (READONLY)
+        // is waited out, however long. A lease that expires meanwhile makes the outcome
+        // stale, which is safe.
         loop {
             match write(&queue, &mut conn, &batch, &held).await {
                 Ok(()) => break,
-                Err(e) if e.is_connection() || tries < 3 => {
+                Err(e) if e.is_connection() || e.refused_for_now().is_some() || tries < 3 => {
                     tries += 1;
                     warn!(error = %e, tries, "writing job logs and outcomes failed, retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => {
-                    error!(error = %e, ops = batch.len(), "writing job logs and outcomes failed; dropping this batch");
+                    // A write that can never succeed: hand its jobs back rather than keep
+                    // renewing leases on outcomes that will never be recorded. Their leases
+                    // lapse and the maintenance pass gives the jobs another attempt.
+                    let handed_back = hand_back(&batch, &held);
+                    error!(error = %e, ops = batch.len(), handed_back, "writing job logs and outcomes failed; dropping this batch and handing its jobs back");
                     break;
                 }
             }
         }
         batch.clear();
     }
+}
+
+/// Stops holding (and so renewing) the jobs whose outcomes are in `batch`; returns how many.
+fn hand_back(batch: &[WriteOp], held: &Arc<Mutex<HeldJobs>>) -> usize {
+    let mut held = held.lock().expect("held-jobs lock is never poisoned");
+    batch
+        .iter()
+        .filter(|op| matches!(op, WriteOp::Finish(f) if held.remove(&f.id).is_some()))
+        .count()
 }
 
 async fn write(
