@@ -247,6 +247,11 @@ pub fn shutdown_port(port: u16) -> bool {
     false
 }
 
+/// Whether a server on `port` answers `PING`.
+fn ping(port: u16) -> bool {
+    matches!(send_raw(port, b"PING\r\n"), Ok(reply) if reply.starts_with("+PONG"))
+}
+
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
