@@ -199,6 +199,48 @@ impl JobQueue {
             .collect())
     }
 
+    /// How long the oldest job waiting in any lane of each queue has waited, in seconds (0
+    /// when none waits), in the order of `queues`: a lane's first stream entry id starts with
+    /// its enqueue time.
+    pub async fn oldest_waiting_secs<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        queues: &[QueueName],
+    ) -> Result<Vec<f64>, QueueError> {
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for q in queues {
+            for key in [
+                self.keys.resume(q),
+                self.keys.lane(q, Lane::High),
+                self.keys.lane(q, Lane::Low),
+            ] {
+                pipe.cmd("XRANGE")
+                    .arg(key)
+                    .arg("-")
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(1);
+            }
+        }
+        type Entries = Vec<(String, HashMap<String, String>)>;
+        let firsts: Vec<Entries> = pipe.query_async(conn).await?;
+        let now_ms = Utc::now().timestamp_millis();
+        Ok(firsts
+            .chunks(3)
+            .map(|lanes| {
+                lanes
+                    .iter()
+                    .flatten()
+                    .filter_map(|(sid, _)| sid.split('-').next()?.parse::<i64>().ok())
+                    .min()
+                    .map_or(0.0, |ms| (now_ms - ms).max(0) as f64 / 1000.0)
+            })
+            .collect())
+    }
+
     /// Jobs leased to workers in one queue, oldest lease deadline first.
     pub async fn in_flight<C: ConnectionLike>(
         &self,

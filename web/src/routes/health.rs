@@ -47,41 +47,15 @@ pub(crate) async fn show_metrics(state: web::Data<AppState>) -> Result<HttpRespo
         state.jq.counters(&mut c2),
         state.jq.workers(&mut c3),
     )?;
-    // The first entry of each lane: its stream id starts with its enqueue time (ms).
-    let mut pipe = redis::pipe();
-    for s in &stats {
-        let q = netkan_common::QueueName::new(s.queue.clone())?;
-        for key in [
-            state.jq.keys().resume(&q),
-            state.jq.keys().lane(&q, netkan_common::Lane::High),
-            state.jq.keys().lane(&q, netkan_common::Lane::Low),
-        ] {
-            pipe.cmd("XRANGE")
-                .arg(key)
-                .arg("-")
-                .arg("+")
-                .arg("COUNT")
-                .arg(1);
-        }
-    }
-    type Entries = Vec<(String, BTreeMap<String, String>)>;
-    let firsts: Vec<Entries> = pipe
-        .query_async(&mut shared(&pooled))
-        .await
-        .map_err(WebError::from_redis)?;
+    let queues = stats
+        .iter()
+        .map(|s| netkan_common::QueueName::new(s.queue.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let oldest = state
+        .jq
+        .oldest_waiting_secs(&mut shared(&pooled), &queues)
+        .await?;
     drop(pooled);
-    let now_ms = Utc::now().timestamp_millis();
-    let oldest: Vec<f64> = firsts
-        .chunks(3)
-        .map(|lanes| {
-            lanes
-                .iter()
-                .flatten()
-                .filter_map(|(sid, _)| sid.split('-').next()?.parse::<i64>().ok())
-                .min()
-                .map_or(0.0, |ms| (now_ms - ms).max(0) as f64 / 1000.0)
-        })
-        .collect();
     let mut out = String::with_capacity(4096);
     // Writing to a String cannot fail; the results are ignored below for that reason.
     let _ = writeln!(out, "# HELP netkan_queue_jobs Jobs in a queue, by status.");
