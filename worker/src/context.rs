@@ -189,6 +189,7 @@ impl JobContext {
         // The writer outlives every job; if it is gone the process is exiting anyway.
         let _ = self.inner.writer.send(WriteOp::Line {
             id: self.inner.job.id,
+            token: self.inner.job.token,
             line,
         });
     }

@@ -508,3 +508,320 @@ async fn sigterm_lets_running_jobs_finish_and_loses_nothing() {
         "a cleanly stopped worker removes its announcement: {workers:?}"
     );
 }
+
+/// A way Redis refuses writes while it stays up and answers reads.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// `maxmemory` reached under `noeviction`: `OOM`.
+    MemoryFull,
+    /// It became a replica (of a primary that does not answer): `READONLY`.
+    Replica,
+    /// A snapshot failed to be written: `MISCONF`.
+    SnapshotFailed,
+}
+
+impl Refusal {
+    /// The error code Redis answers writes with (counted in `INFO errorstats`).
+    fn code(self) -> &'static str {
+        match self {
+            Refusal::MemoryFull => "OOM",
+            Refusal::Replica => "READONLY",
+            Refusal::SnapshotFailed => "MISCONF",
+        }
+    }
+
+    async fn impose(self, c: &mut redis::aio::MultiplexedConnection) {
+        match self {
+            Refusal::MemoryFull => config_set(c, "maxmemory", "1").await,
+            Refusal::Replica => {
+                let nobody = netkan_common::redis_server::free_port();
+                let () = redis::cmd("REPLICAOF")
+                    .arg("127.0.0.1")
+                    .arg(nobody)
+                    .query_async(c)
+                    .await
+                    .unwrap();
+            }
+            Refusal::SnapshotFailed => {
+                // With a save point configured, a snapshot that fails stops writes; one whose
+                // process is killed counts as failed. A delay per key keeps it running until then.
+                config_set(c, "save", "3600 1").await;
+                config_set(c, "rdb-key-save-delay", "1000000").await;
+                let () = redis::cmd("BGSAVE").query_async(c).await.unwrap();
+                let pid = info_field(c, "server", "process_id").await.unwrap();
+                let child = eventually(Duration::from_secs(10), "the snapshot process", || {
+                    let pid = pid.clone();
+                    async move {
+                        let children =
+                            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                                .ok()?;
+                        children.split_whitespace().next().map(str::to_owned)
+                    }
+                })
+                .await;
+                let status = Command::new("kill").arg("-9").arg(&child).status().unwrap();
+                assert!(status.success(), "kill -9 {child}");
+                config_set(c, "rdb-key-save-delay", "0").await;
+                eventually(
+                    Duration::from_secs(10),
+                    "the failed snapshot to be noted",
+                    || {
+                        let mut c = c.clone();
+                        async move {
+                            (info_field(&mut c, "persistence", "rdb_last_bgsave_status")
+                                .await
+                                .as_deref()
+                                == Some("err"))
+                            .then_some(())
+                        }
+                    },
+                )
+                .await;
+            }
+        }
+    }
+
+    async fn lift(self, c: &mut redis::aio::MultiplexedConnection) {
+        match self {
+            Refusal::MemoryFull => config_set(c, "maxmemory", "0").await,
+            Refusal::Replica => {
+                let () = redis::cmd("REPLICAOF")
+                    .arg("NO")
+                    .arg("ONE")
+                    .query_async(c)
+                    .await
+                    .unwrap();
+            }
+            Refusal::SnapshotFailed => bgsave_until(c, "ok").await,
+        }
+    }
+}
+
+async fn config_set(c: &mut redis::aio::MultiplexedConnection, name: &str, value: &str) {
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query_async(c)
+        .await
+        .unwrap();
+}
+
+/// The value of `field` in `INFO section`.
+async fn info_field(
+    c: &mut redis::aio::MultiplexedConnection,
+    section: &str,
+    field: &str,
+) -> Option<String> {
+    let info: String = redis::cmd("INFO")
+        .arg(section)
+        .query_async(c)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(str::to_owned))
+}
+
+/// Starts snapshots until the last one's status is `status` (`ok` or `err`).
+async fn bgsave_until(c: &mut redis::aio::MultiplexedConnection, status: &str) {
+    eventually(
+        Duration::from_secs(20),
+        &format!("a snapshot ending {status}"),
+        || {
+            let mut c = c.clone();
+            async move {
+                let _: redis::RedisResult<redis::Value> =
+                    redis::cmd("BGSAVE").query_async(&mut c).await;
+                (info_field(&mut c, "persistence", "rdb_last_bgsave_status")
+                    .await
+                    .as_deref()
+                    == Some(status)
+                    && info_field(&mut c, "persistence", "rdb_bgsave_in_progress")
+                        .await
+                        .as_deref()
+                        == Some("0"))
+                .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+/// How many writes Redis has refused with `code` so far.
+async fn refused(c: &mut redis::aio::MultiplexedConnection, code: &str) -> u64 {
+    info_field(c, "errorstats", &format!("errorstat_{code}"))
+        .await
+        .and_then(|v| v.strip_prefix("count=")?.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Jobs run while Redis refuses every write, for longer than several leases; once it takes
+/// writes again, the same worker drains the queue with nothing dead and no job lost.
+async fn the_queue_drains_after(refusal: Refusal) {
+    const JOBS: usize = 200;
+    let redis = TestRedis::start();
+    let jq = job_queue(fast_settings());
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut registry = Registry::new();
+    let r = ran.clone();
+    registry.register("noop", move |ctx| {
+        let r = r.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            ctx.info("done");
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    let runner = Runner::start(&redis, fast_settings(), registry, 8);
+    let mut c = redis.conn().await;
+    let jobs: Vec<NewJob> = (0..JOBS).map(|_| NewJob::new("noop", queue())).collect();
+    jq.enqueue(&mut c, &jobs).await.unwrap();
+    eventually(Duration::from_secs(20), "a few jobs to have run", || {
+        let n = ran.load(Ordering::SeqCst);
+        async move { (n >= 10).then_some(()) }
+    })
+    .await;
+
+    refusal.impose(&mut c).await;
+    eventually(
+        Duration::from_secs(20),
+        &format!("Redis to refuse writes with {}", refusal.code()),
+        || {
+            let mut c = c.clone();
+            async move { (refused(&mut c, refusal.code()).await >= 10).then_some(()) }
+        },
+    )
+    .await;
+    // The scenario: Redis refuses writes for five leases (the lease is 1 s). Jobs finish
+    // meanwhile; their outcomes wait in the writer, beyond the point where it once gave up.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    refusal.lift(&mut c).await;
+
+    // Within 30 s every job has succeeded: the worker that lived through the refusal drains
+    // the queue by itself.
+    let stats = eventually(Duration::from_secs(30), "the queue to drain", || {
+        let mut c = c.clone();
+        let jq = jq.clone();
+        async move {
+            let s = jq
+                .stats(&mut c)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|s| s.queue == "noop")?;
+            (s.waiting() + s.retrying + s.in_flight == 0).then_some(s)
+        }
+    })
+    .await;
+    assert_eq!(stats.dead, 0, "{refusal:?}: no job may be dead: {stats:?}");
+    for job in &jobs {
+        let rec = jq.job(&mut c, &job.id).await.unwrap().unwrap();
+        assert_eq!(
+            rec.state,
+            JobState::Succeeded,
+            "{refusal:?}: job {}",
+            job.id
+        );
+    }
+    assert!(ran.load(Ordering::SeqCst) >= JOBS);
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn after_redis_was_full_the_queue_drains_without_a_restart() {
+    the_queue_drains_after(Refusal::MemoryFull).await;
+}
+
+#[tokio::test]
+async fn after_redis_was_a_replica_the_queue_drains_without_a_restart() {
+    the_queue_drains_after(Refusal::Replica).await;
+}
+
+#[tokio::test]
+async fn after_a_failed_snapshot_the_queue_drains_without_a_restart() {
+    the_queue_drains_after(Refusal::SnapshotFailed).await;
+}
+
+#[tokio::test]
+async fn a_hung_attempt_times_out_as_a_failed_attempt_and_its_late_lines_are_refused() {
+    let redis = TestRedis::start();
+    let settings = JobSettings {
+        timeout_secs: 1,
+        max_attempts: 2,
+        ..fast_settings()
+    };
+    let jq = job_queue(settings.clone());
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let woke = Arc::new(AtomicUsize::new(0));
+    let mut registry = Registry::new();
+    let (w, k) = (wake.clone(), woke.clone());
+    registry.register("hang", move |ctx| {
+        let (w, k) = (w.clone(), k.clone());
+        async move {
+            // Work left running beside the attempt, which writes once it wakes up.
+            let late = ctx.clone();
+            tokio::spawn(async move {
+                w.notified().await;
+                late.info("woke up after the attempt was over");
+                k.fetch_add(1, Ordering::SeqCst);
+            });
+            ctx.info("started; hanging");
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+    netkan_worker::jobs::noop::register(&mut registry);
+    let runner = Runner::start(&redis, settings, registry, 4);
+    let mut c = redis.conn().await;
+    let job = NewJob::new("hang", queue());
+    jq.enqueue(&mut c, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+    let rec = wait_for_state(&redis, &jq, &job.id, JobState::Dead).await;
+    assert_eq!(rec.attempts, 2);
+    let error = rec.last_error.unwrap();
+    assert!(
+        error.contains("timed out") && error.contains("jobs.timeout_secs"),
+        "{error}"
+    );
+
+    // Both attempts' background work wakes up and writes; then a later job's outcome, sent
+    // through the same writer after those lines, is recorded: the lines were dealt with.
+    wake.notify_waiters();
+    eventually(
+        Duration::from_secs(10),
+        "both late writers to have written",
+        || {
+            let n = woke.load(Ordering::SeqCst);
+            async move { (n == 2).then_some(()) }
+        },
+    )
+    .await;
+    let after = NewJob::new("noop", queue());
+    jq.enqueue(&mut c, std::slice::from_ref(&after))
+        .await
+        .unwrap();
+    wait_for_state(&redis, &jq, &after.id, JobState::Succeeded).await;
+    let lines: Vec<String> = jq
+        .logs(&mut c, &job.id, &LogQuery::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.message)
+        .collect();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("started")).count(),
+        2,
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains("woke up")),
+        "a finished attempt wrote to the log: {lines:#?}"
+    );
+    assert!(
+        lines.last().unwrap().contains("timed out"),
+        "the verdict stays last: {lines:#?}"
+    );
+    runner.stop().await;
+}

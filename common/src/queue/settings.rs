@@ -1,5 +1,6 @@
 //! Tunables of the job protocol, with the defaults the design asks for.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,14 @@ pub struct JobSettings {
     pub dead_retention_secs: u64,
     /// Lines kept per job log; later lines are counted and dropped, except the final verdict.
     pub log_max_lines: u64,
+    /// How long one attempt may run: past it the attempt is cancelled (the handler's
+    /// cancellation token fires and its future is dropped) and counts as a failed attempt,
+    /// retried like any other. Without it a hung handler would renew its lease forever.
+    pub timeout_secs: u64,
+    /// Limits for particular job kinds instead of `timeout_secs`
+    /// (`[jobs.timeout_secs_by_kind]`, e.g. `mirror = 14400`). Setting the table replaces the
+    /// default one, which gives `mirror` jobs (uploads of whole mod archives) four hours.
+    pub timeout_secs_by_kind: BTreeMap<String, u64>,
 }
 
 impl Default for JobSettings {
@@ -39,6 +48,8 @@ impl Default for JobSettings {
             retention_secs: 14 * 24 * 3600,
             dead_retention_secs: 30 * 24 * 3600,
             log_max_lines: 10_000,
+            timeout_secs: 3_600,
+            timeout_secs_by_kind: BTreeMap::from([("mirror".to_owned(), 4 * 3_600)]),
         }
     }
 }
@@ -58,6 +69,16 @@ impl JobSettings {
         let capped = raw.min(self.backoff_max_ms);
         let jittered = capped as f64 * (1.0 + 0.2 * jitter.clamp(0.0, 1.0));
         Duration::from_millis(jittered as u64)
+    }
+
+    /// How long an attempt of a `kind` job may run.
+    pub fn timeout(&self, kind: &str) -> Duration {
+        Duration::from_secs(
+            self.timeout_secs_by_kind
+                .get(kind)
+                .copied()
+                .unwrap_or(self.timeout_secs),
+        )
     }
 
     /// Checks the values make sense together; the error names the key.
@@ -81,6 +102,14 @@ impl JobSettings {
         }
         if self.log_max_lines < 10 {
             return Err("jobs.log_max_lines must be at least 10".into());
+        }
+        if self.timeout_secs == 0 {
+            return Err("jobs.timeout_secs must be at least 1".into());
+        }
+        if let Some((kind, _)) = self.timeout_secs_by_kind.iter().find(|(_, s)| **s == 0) {
+            return Err(format!(
+                "jobs.timeout_secs_by_kind.{kind} must be at least 1"
+            ));
         }
         Ok(())
     }
@@ -113,5 +142,25 @@ mod tests {
             ..JobSettings::default()
         };
         assert!(bad.validate().unwrap_err().contains("jobs.max_attempts"));
+        let bad = JobSettings {
+            timeout_secs_by_kind: BTreeMap::from([("inflate".to_owned(), 0)]),
+            ..JobSettings::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .contains("jobs.timeout_secs_by_kind.inflate")
+        );
+    }
+
+    #[test]
+    fn a_kind_of_its_own_overrides_the_timeout() {
+        let s = JobSettings {
+            timeout_secs: 60,
+            timeout_secs_by_kind: BTreeMap::from([("mirror".to_owned(), 600)]),
+            ..JobSettings::default()
+        };
+        assert_eq!(s.timeout("mirror"), Duration::from_secs(600));
+        assert_eq!(s.timeout("inflate"), Duration::from_secs(60));
     }
 }

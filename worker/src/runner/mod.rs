@@ -180,6 +180,7 @@ pub async fn run(cfg: RunnerConfig, shutdown: CancellationToken) -> anyhow::Resu
                 for h in &remaining {
                     let _ = shared.writer.send(WriteOp::Line {
                         id: h.id,
+                        token: h.token,
                         line: netkan_common::log::format_line(
                             chrono::Utc::now(),
                             Level::Warn,
@@ -298,6 +299,7 @@ async fn claim_loop(
             shared.hold(&bad.held, CancellationToken::new());
             let _ = shared.writer.send(WriteOp::Line {
                 id: bad.held.id,
+                token: bad.held.token,
                 line: netkan_common::log::format_line(
                     chrono::Utc::now(),
                     Level::Error,
@@ -397,6 +399,7 @@ impl Shared {
                 let finish_base = (job.id, job.queue.clone(), job.token, job.attempt);
                 let superseded = job.superseded_by;
                 let kind = job.kind.clone();
+                let limit = shared.cfg.queue.settings().timeout(&kind);
                 let ctx = JobContext::new(
                     job,
                     shared.cfg.queue.clone(),
@@ -427,6 +430,21 @@ impl Shared {
                                 // run it, or it was handed back; report nothing.
                                 debug!("job cancelled");
                                 return;
+                            }
+                            _ = tokio::time::sleep(limit) => {
+                                // A hung attempt: stop what watches the token (blocking
+                                // work), drop the future, and count the attempt as failed.
+                                // Lines it writes from now on are refused by the writer.
+                                cancel.cancel();
+                                Err(JobError::Retry(anyhow::anyhow!(
+                                    "timed out: the attempt ran longer than {} s (jobs.timeout_secs{}) and was cancelled",
+                                    limit.as_secs(),
+                                    if shared.cfg.queue.settings().timeout_secs_by_kind.contains_key(&kind) {
+                                        format!("_by_kind.{kind}")
+                                    } else {
+                                        String::new()
+                                    }
+                                )))
                             }
                         }
                     }

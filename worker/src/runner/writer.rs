@@ -3,7 +3,7 @@
 //! finish tens of thousands of jobs a second: one pipeline and one script call carry the
 //! lines and outcomes of many jobs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,15 +11,15 @@ use netkan_common::queue::{Finish, Outcome};
 use netkan_common::{JobId, JobQueue, QueueError};
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tracing::{error, warn};
+use tracing::{debug, error, warn};
 
 use super::HeldJobs;
 
 /// A write for the writer task.
 #[derive(Debug)]
 pub(crate) enum WriteOp {
-    /// Append a formatted line to a job's log.
-    Line { id: JobId, line: String },
+    /// Append a formatted line to a job's log, from the attempt holding fencing token `token`.
+    Line { id: JobId, token: u64, line: String },
     /// Record an attempt's outcome; the lease is dropped from `held` once recorded.
     Finish(Finish),
 }
@@ -87,12 +87,32 @@ async fn write(
     held: &Arc<Mutex<HeldJobs>>,
 ) -> Result<(), QueueError> {
     // Lines of one job go in one RPUSH, in order; lines precede the outcome they lead to.
+    // A line is written only while its attempt holds the job here and has not sent its
+    // outcome: an attempt that timed out, lost its lease or finished (work it left running in
+    // the background, waking up late) cannot add to a log that has its verdict, nor to the
+    // log of the job's next attempt.
     let mut order: Vec<JobId> = Vec::new();
     let mut lines: HashMap<JobId, Vec<&str>> = HashMap::new();
     let mut finishes: Vec<Finish> = Vec::new();
+    let mut refused = 0usize;
+    let current: HashMap<JobId, u64> = {
+        let held = held.lock().expect("held-jobs lock is never poisoned");
+        batch
+            .iter()
+            .filter_map(|op| match op {
+                WriteOp::Line { id, .. } => Some((*id, held.get(id)?.token)),
+                WriteOp::Finish(_) => None,
+            })
+            .collect()
+    };
+    let mut finished_here: HashSet<(JobId, u64)> = HashSet::new();
     for op in batch {
         match op {
-            WriteOp::Line { id, line } => {
+            WriteOp::Line { id, token, line } => {
+                if current.get(id) != Some(token) || finished_here.contains(&(*id, *token)) {
+                    refused += 1;
+                    continue;
+                }
                 lines
                     .entry(*id)
                     .or_insert_with(|| {
@@ -101,8 +121,17 @@ async fn write(
                     })
                     .push(line);
             }
-            WriteOp::Finish(f) => finishes.push(f.clone()),
+            WriteOp::Finish(f) => {
+                finished_here.insert((f.id, f.token));
+                finishes.push(f.clone());
+            }
         }
+    }
+    if refused > 0 {
+        debug!(
+            lines = refused,
+            "log lines of attempts that no longer hold their job were refused"
+        );
     }
     if !order.is_empty() {
         let mut pipe = redis::pipe();

@@ -38,3 +38,29 @@ end
 local function stream_ms(sid)
   return tonumber(string.match(sid, '^(%d+)'))
 end
+
+-- Checks made before a script's first write. Redis keeps a script's earlier writes when a later
+-- command fails, so every script reads and checks all it needs first and only then writes: a key
+-- of the wrong type (an operator's mistake, another program sharing the prefix) fails the script
+-- with an error naming the key and leaves no partial state behind.
+local function refuse(key, what)
+  error({err = 'WRONGTYPE ' .. what .. ': ' .. key .. ' (the script stopped before writing anything)'})
+end
+
+local types_checked = {}
+-- Fails unless `key` is absent or holds a `want` ('hash', 'list', 'set', 'zset', 'stream').
+local function expect_type(key, want)
+  if types_checked[key] then return end
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then refuse(key, 'holds a ' .. t .. ' where netkan keeps a ' .. want) end
+  types_checked[key] = true
+end
+
+-- redis.call for a read of `key`, failing with an error that names the key.
+local function read(key, ...)
+  local r = redis.pcall(...)
+  if type(r) == 'table' and r.err then
+    refuse(key, (string.gsub(r.err, '^WRONGTYPE ', '')))
+  end
+  return r
+end

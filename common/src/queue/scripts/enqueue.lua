@@ -13,6 +13,30 @@
 local prefix = ARGV[1]
 local n = tonumber(ARGV[2])
 local out = {}
+
+-- First every check (common.lua), so that a key of the wrong type changes nothing.
+expect_type(KEYS[1], 'set')
+local chains = {}
+for i = 0, n - 1 do
+  local k = 2 + 4 * i
+  local a = 3 + 9 * i
+  expect_type(KEYS[k], 'stream')
+  expect_type(KEYS[k + 1], 'hash')
+  expect_type(KEYS[k + 2], 'hash')
+  local queue, lane, parent, dedup = ARGV[a + 2], ARGV[a + 3], ARGV[a + 5], ARGV[a + 8]
+  if parent ~= '' then
+    expect_type(KEYS[k + 3], 'list')
+    chains[i] = tree_chain(prefix, parent)
+  end
+  if dedup ~= '' then
+    local older = read(KEYS[k + 2], 'HGET', KEYS[k + 2], dedup)
+    if older then
+      local ik = index_key(prefix, queue, lane, older)
+      read(ik, 'HGET', ik, older)
+    end
+  end
+end
+
 for i = 0, n - 1 do
   local k = 2 + 4 * i
   local a = 3 + 9 * i
@@ -53,7 +77,7 @@ for i = 0, n - 1 do
     if parent ~= '' then
       redis.call('RPUSH', children, id)
       -- Tree roll-up (tree.lua): one more unfinished job under each ancestor.
-      tree_roll_up(prefix, parent, id, {jobs = 1, pending = 1}, nil, 0)
+      tree_roll_up(prefix, chains[i], id, {jobs = 1, pending = 1}, nil, 0)
     end
     if dedup ~= '' then redis.call('HSET', latest, dedup, id) end
   end

@@ -10,10 +10,27 @@ local now = now_ms()
 local out, finished, stats = {}, {}, {}
 local function count(field, by) stats[field] = (stats[field] or 0) + by end
 
+-- First every read and check (common.lua); only then any write, so that a key of the wrong
+-- type changes nothing.
+expect_type(KEYS[1], 'zset')
+expect_type(KEYS[2], 'hash')
+local records, chains = {}, {}
+for a = 4, #ARGV, 5 do
+  local id, queue = ARGV[a], ARGV[a + 1]
+  local jk = job_key(prefix, id)
+  local r = read(jk, 'HMGET', jk, 'token', 'state', 'kind', 'started', 'dedup', 'parent')
+  records[a] = r
+  for _, part in ipairs({'leases', 'retry', 'dead'}) do expect_type(queue_key(prefix, queue, part), 'zset') end
+  if r[1] == ARGV[a + 2] and r[2] == 'running' then
+    expect_type(queue_key(prefix, queue, 'latest'), 'hash')
+    if r[6] and r[6] ~= '' then chains[a] = tree_chain(prefix, r[6]) end
+  end
+end
+
 for a = 4, #ARGV, 5 do
   local id, queue, token, outcome, err = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local jk = job_key(prefix, id)
-  local r = redis.call('HMGET', jk, 'token', 'state', 'kind', 'started', 'dedup', 'parent')
+  local r = records[a]
   local leases = queue_key(prefix, queue, 'leases')
   if r[1] ~= token or r[2] ~= 'running' or redis.call('ZREM', leases, id) == 0 then
     out[#out + 1] = 0
@@ -44,7 +61,7 @@ for a = 4, #ARGV, 5 do
       redis.call('EXPIRE', children_key(prefix, id), keep)
       -- Tree roll-up (tree.lua): this job's own tree lives as long as it; its ancestors count it.
       redis.call('EXPIRE', tree_key(prefix, id), keep)
-      tree_finished(prefix, r[6], id, outcome, now)
+      tree_finished(prefix, chains[a] or {}, id, outcome, now)
       finished[#finished + 1] = now
       finished[#finished + 1] = id
       if r[5] and r[5] ~= '' then

@@ -1,6 +1,15 @@
 //! The Lua scripts that make every multi-key queue transition atomic. Each `.lua` file starts
-//! with its KEYS, ARGV and return value; `common.lua` (key spellings, time, id checks) is
-//! prepended to each, then `tree.lua` (the roll-up of job trees).
+//! with its KEYS, ARGV and return value; `common.lua` (key spellings, time, id and type
+//! checks) is prepended to each, then `tree.lua` (the roll-up of job trees).
+//!
+//! Every script starts with a `#!lua` shebang, which makes Redis (7.0 and later) decide
+//! before the script runs whether it may write: when Redis refuses writes (memory full under
+//! `noeviction`, a failed snapshot, a replica), the whole script is refused with `OOM`,
+//! `MISCONF` or `READONLY` and nothing of it runs. A script without the shebang is checked
+//! command by command, and Redis lets it go on after its first write: a claim could take a
+//! job out of its lane and then fail to give it a lease. Lease renewal alone may run on a
+//! full Redis (`allow-oom`): it grows nothing but the worker's heartbeat entry, and keeping
+//! leases alive while outcomes wait for memory means no job runs twice because of it.
 
 use std::sync::LazyLock;
 
@@ -16,9 +25,14 @@ pub(crate) struct ScriptSource {
 
 macro_rules! script {
     ($name:literal, $file:literal, $parts:expr) => {
+        script!($name, $file, $parts, "#!lua")
+    };
+    ($name:literal, $file:literal, $parts:expr, $shebang:literal) => {
         ScriptSource {
             name: $name,
             source: concat!(
+                $shebang,
+                "\n",
                 include_str!("common.lua"),
                 "\n",
                 include_str!("tree.lua"),
@@ -34,7 +48,8 @@ pub(crate) const ENQUEUE: ScriptSource =
     script!("enqueue", "enqueue.lua", &["':queued:'", "':tree'"]);
 pub(crate) const CLAIM: ScriptSource =
     script!("claim", "claim.lua", &["'job:'", "'queue:'", "':log'"]);
-pub(crate) const RENEW: ScriptSource = script!("renew", "renew.lua", &["'leases'"]);
+pub(crate) const RENEW: ScriptSource =
+    script!("renew", "renew.lua", &["'leases'"], "#!lua flags=allow-oom");
 pub(crate) const FINISH: ScriptSource = script!(
     "finish",
     "finish.lua",

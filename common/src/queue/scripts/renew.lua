@@ -4,17 +4,21 @@
 -- ARGV[5+3i .. 7+3i] for job i: id, queue, token
 -- Returns: the ids whose lease this worker no longer holds (reaped, or finished elsewhere)
 local prefix, lease_ms, worker = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-redis.call('HSET', KEYS[1], worker, ARGV[4])
+-- First every read and check (common.lua); only then any write.
+expect_type(KEYS[1], 'hash')
 local now = now_ms()
-local lost = {}
+local lost, keep = {}, {}
 for a = 5, #ARGV, 3 do
   local id, queue, token = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local r = redis.call('HMGET', job_key(prefix, id), 'token', 'state')
+  local jk = job_key(prefix, id)
+  local r = read(jk, 'HMGET', jk, 'token', 'state')
   local leases = queue_key(prefix, queue, 'leases')
-  if r[1] == token and r[2] == 'running' and redis.call('ZSCORE', leases, id) then
-    redis.call('ZADD', leases, 'XX', now + lease_ms, id)
+  if r[1] == token and r[2] == 'running' and read(leases, 'ZSCORE', leases, id) then
+    keep[#keep + 1] = {leases, id}
   else
     lost[#lost + 1] = id
   end
 end
+redis.call('HSET', KEYS[1], worker, ARGV[4])
+for _, k in ipairs(keep) do redis.call('ZADD', k[1], 'XX', now + lease_ms, k[2]) end
 return lost

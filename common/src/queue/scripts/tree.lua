@@ -11,13 +11,25 @@ local TREE_MAX_DEPTH = 16
 
 local function tree_key(prefix, id) return prefix .. 'job:' .. id .. ':tree' end
 
--- Adds `deltas` ({field = n}) to the roll-up of `parent` and of each of its ancestors, and
--- lists (`list` 'add') or unlists ('remove') job `id` among their failures. The chain goes
--- up through the `parent` field of each record; it stops at an ancestor without a record.
+-- The ancestors of a job whose parent is `parent`, nearest first, following the `parent` field
+-- of each record up to the first without one; checks the keys tree_roll_up will write (call it
+-- before the script's first write).
+local function tree_chain(prefix, parent)
+  local chain, p = {}, parent
+  while p and p ~= '' and #chain < TREE_MAX_DEPTH do
+    chain[#chain + 1] = p
+    expect_type(tree_key(prefix, p), 'hash')
+    local jk = job_key(prefix, p)
+    p = read(jk, 'HGET', jk, 'parent')
+  end
+  return chain
+end
+
+-- Adds `deltas` ({field = n}) to the roll-up of each ancestor in `chain` (from tree_chain), and
+-- lists (`list` 'add') or unlists ('remove') job `id` among their failures.
 -- A roll-up created after its job finished takes the job record's remaining lifetime.
-local function tree_roll_up(prefix, parent, id, deltas, list, now)
-  local p, depth = parent, 0
-  while p and p ~= '' and depth < TREE_MAX_DEPTH do
+local function tree_roll_up(prefix, chain, id, deltas, list, now)
+  for _, p in ipairs(chain) do
     local tk = tree_key(prefix, p)
     for field, by in pairs(deltas) do redis.call('HINCRBY', tk, field, by) end
     if list == 'add' then
@@ -28,22 +40,19 @@ local function tree_roll_up(prefix, parent, id, deltas, list, now)
     elseif list == 'remove' then
       if redis.call('HDEL', tk, 'f:' .. id) == 1 then redis.call('HINCRBY', tk, 'listed', -1) end
     end
-    local jk = job_key(prefix, p)
     if redis.call('PTTL', tk) == -1 then
-      local left = redis.call('PTTL', jk)
+      local left = redis.call('PTTL', job_key(prefix, p))
       if left > 0 then redis.call('PEXPIRE', tk, left) end
     end
-    p = redis.call('HGET', jk, 'parent')
-    depth = depth + 1
   end
 end
 
 -- The roll-up change of a job reaching a final outcome ('succeeded', 'failed' or 'dead').
-local function tree_finished(prefix, parent, id, outcome, now)
-  if not parent or parent == '' then return end
+local function tree_finished(prefix, chain, id, outcome, now)
+  if #chain == 0 then return end
   if outcome == 'succeeded' then
-    tree_roll_up(prefix, parent, id, {pending = -1, succeeded = 1}, nil, now)
+    tree_roll_up(prefix, chain, id, {pending = -1, succeeded = 1}, nil, now)
   else
-    tree_roll_up(prefix, parent, id, {pending = -1, [outcome] = 1}, 'add', now)
+    tree_roll_up(prefix, chain, id, {pending = -1, [outcome] = 1}, 'add', now)
   end
 end
