@@ -53,6 +53,10 @@ pub enum QueueError {
     /// No job with this id (or not in the state the operation needs).
     #[error("no such job: {0}")]
     NotFound(String),
+    /// The job or queue is in a state the operation does not apply to (cancelling a job that
+    /// has finished).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<deadpool_redis::PoolError> for QueueError {

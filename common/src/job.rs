@@ -257,16 +257,19 @@ pub enum JobState {
     Failed,
     /// In the dead-letter list: attempts exhausted, or the entry could not be decoded.
     Dead,
+    /// Stopped by an operator before it finished; not retried.
+    Cancelled,
 }
 
 impl JobState {
     /// Every state, in life order.
-    pub const ALL: [JobState; 5] = [
+    pub const ALL: [JobState; 6] = [
         JobState::Queued,
         JobState::Running,
         JobState::Succeeded,
         JobState::Failed,
         JobState::Dead,
+        JobState::Cancelled,
     ];
 
     /// The state's name in records and the API.
@@ -277,6 +280,7 @@ impl JobState {
             JobState::Succeeded => "succeeded",
             JobState::Failed => "failed",
             JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
         }
     }
 
@@ -289,7 +293,7 @@ impl JobState {
     pub fn is_finished(self) -> bool {
         matches!(
             self,
-            JobState::Succeeded | JobState::Failed | JobState::Dead
+            JobState::Succeeded | JobState::Failed | JobState::Dead | JobState::Cancelled
         )
     }
 }

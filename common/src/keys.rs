@@ -121,6 +121,17 @@ impl Keys {
         format!("{}stats", self.prefix)
     }
 
+    /// Set of the queues an operator paused: no worker claims from them (running jobs finish).
+    pub fn paused(&self) -> String {
+        format!("{}paused", self.prefix)
+    }
+
+    /// Stream of control events for workers (a queue resumed), capped at about 1,000 entries:
+    /// a worker blocked waiting for jobs reads it beside the lanes, so it wakes up at once.
+    pub fn control(&self) -> String {
+        format!("{}control", self.prefix)
+    }
+
     /// Hash from worker id to its announcement (JSON with host, pid, roles, heartbeat).
     pub fn workers(&self) -> String {
         format!("{}workers", self.prefix)

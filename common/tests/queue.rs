@@ -488,7 +488,7 @@ async fn a_late_ack_from_a_worker_whose_lease_expired_is_rejected() {
         .await
         .unwrap();
     assert_eq!(
-        lost,
+        lost.lost,
         vec![job.id],
         "the old holder learns it lost the lease"
     );

@@ -58,6 +58,7 @@ fn counts(jobs: u64, pending: u64, succeeded: u64, failed: u64, dead: u64) -> Tr
         succeeded,
         failed,
         dead,
+        cancelled: 0,
     }
 }
 

@@ -29,7 +29,8 @@ pub enum WebError {
     /// No such job or page.
     #[error("{0}")]
     NotFound(String),
-    /// The request repeats one already received (a replayed GitHub delivery).
+    /// The request repeats one already received (a replayed GitHub delivery), or asks for
+    /// what the job's state does not allow (cancelling a finished job).
     #[error("{0}")]
     Conflict(String),
     /// The body is larger than `web.max_body_bytes`.
@@ -48,6 +49,7 @@ impl From<QueueError> for WebError {
         match e {
             QueueError::NotFound(what) => WebError::NotFound(what),
             QueueError::Input(input) => WebError::BadRequest(input.to_string()),
+            QueueError::Conflict(why) => WebError::Conflict(why),
             e if e.is_connection() => WebError::Unavailable(e.to_string()),
             e => WebError::Internal(e.to_string()),
         }

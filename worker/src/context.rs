@@ -30,6 +30,9 @@ pub enum JobError {
         /// Until the host's limit resets.
         delay: std::time::Duration,
     },
+    /// An operator cancelled the job while it ran: it ends `cancelled`, not retried. The
+    /// runner reports this when it stops the attempt; handlers need not return it.
+    Cancelled,
 }
 
 impl<E: Into<anyhow::Error>> From<E> for JobError {

@@ -60,6 +60,24 @@ impl Runner {
         concurrency: usize,
         shutdown_timeout: Duration,
     ) -> Self {
+        Self::start_on(
+            redis,
+            settings,
+            registry,
+            concurrency,
+            shutdown_timeout,
+            vec![queue()],
+        )
+    }
+
+    fn start_on(
+        redis: &TestRedis,
+        settings: JobSettings,
+        registry: Registry,
+        concurrency: usize,
+        shutdown_timeout: Duration,
+        queues: Vec<QueueName>,
+    ) -> Self {
         let cfg = RunnerConfig {
             worker_id: netkan_worker::runner::new_worker_id(),
             redis_url: redis.url(),
@@ -67,7 +85,7 @@ impl Runner {
             pool: netkan_common::connect::pool(&redis.url(), 4).unwrap(),
             roles: vec![Role {
                 name: "noop".into(),
-                queues: vec![queue()],
+                queues,
                 concurrency,
                 registry,
             }],
@@ -822,6 +840,110 @@ async fn a_hung_attempt_times_out_as_a_failed_attempt_and_its_late_lines_are_ref
     assert!(
         lines.last().unwrap().contains("timed out"),
         "the verdict stays last: {lines:#?}"
+    );
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn a_paused_queue_waits_while_others_run_and_runs_as_soon_as_it_is_resumed() {
+    let redis = TestRedis::start();
+    let jq = job_queue(fast_settings());
+    let other = QueueName::new("other").unwrap();
+    let runner = Runner::start_on(
+        &redis,
+        fast_settings(),
+        noop_registry(),
+        2,
+        Duration::from_secs(10),
+        vec![queue(), other.clone()],
+    );
+    let mut c = redis.conn().await;
+    assert!(jq.pause(&mut c, &queue()).await.unwrap());
+    let held_back = NewJob::new("noop", queue());
+    let passing = NewJob::new("noop", other);
+    // Enqueued after the held-back job: once it has run, the worker has passed over the
+    // paused queue's lane at least once.
+    jq.enqueue(&mut c, std::slice::from_ref(&held_back))
+        .await
+        .unwrap();
+    jq.enqueue(&mut c, std::slice::from_ref(&passing))
+        .await
+        .unwrap();
+    wait_for_state(&redis, &jq, &passing.id, JobState::Succeeded).await;
+    assert_eq!(
+        jq.job(&mut c, &held_back.id).await.unwrap().unwrap().state,
+        JobState::Queued
+    );
+
+    // The worker now waits for jobs (blocking up to 5 s per read); resuming wakes it through
+    // the control stream, well before its wait would end by itself.
+    assert!(jq.resume(&mut c, &queue()).await.unwrap());
+    eventually(
+        Duration::from_secs(3),
+        "the resumed queue's job to run",
+        || {
+            let mut c = c.clone();
+            let jq = jq.clone();
+            let id = held_back.id;
+            async move {
+                jq.job(&mut c, &id)
+                    .await
+                    .unwrap()
+                    .filter(|r| r.state == JobState::Succeeded)
+            }
+        },
+    )
+    .await;
+    runner.stop().await;
+}
+
+#[tokio::test]
+async fn a_running_job_cancelled_by_an_operator_stops_and_ends_cancelled_without_a_retry() {
+    let redis = TestRedis::start();
+    let jq = job_queue(fast_settings());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut registry = Registry::new();
+    let r = runs.clone();
+    registry.register("noop", move |ctx| {
+        let r = r.clone();
+        async move {
+            r.fetch_add(1, Ordering::SeqCst);
+            ctx.info("working until told to stop");
+            ctx.cancelled().cancelled().await;
+            Ok(())
+        }
+    });
+    let runner = Runner::start(&redis, fast_settings(), registry, 2);
+    let mut c = redis.conn().await;
+    let job = NewJob::new("noop", queue());
+    jq.enqueue(&mut c, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+    wait_for_state(&redis, &jq, &job.id, JobState::Running).await;
+    assert_eq!(
+        jq.cancel(&mut c, &job.id, "an operator (test)")
+            .await
+            .unwrap(),
+        netkan_common::queue::Cancelled::Requested
+    );
+    let rec = wait_for_state(&redis, &jq, &job.id, JobState::Cancelled).await;
+    assert_eq!(rec.attempts, 1);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let lines = jq
+        .logs(&mut c, &job.id, &LogQuery::default())
+        .await
+        .unwrap();
+    let last = lines.last().unwrap();
+    assert!(
+        last.message.contains("cancelled by an operator"),
+        "{lines:?}"
+    );
+    // Not retried: the queue is empty and nothing is waiting out a backoff.
+    let stats = jq.stats(&mut c).await.unwrap();
+    assert_eq!(
+        stats[0].waiting() + stats[0].retrying + stats[0].in_flight,
+        0,
+        "{stats:?}"
     );
     runner.stop().await;
 }

@@ -119,7 +119,20 @@ impl JobQueue {
                 .arg(self.keys.queued_index(q, *lane, id))
                 .arg(id.to_string());
         }
-        let mut replies: Vec<redis::Value> = pipe.query_async(conn).await?;
+        let mut replies: Vec<redis::Value> = match pipe.query_async(conn).await {
+            Ok(r) => r,
+            Err(e) => {
+                let mut read: Vec<(String, &str)> = vec![
+                    (self.keys.job(id), "hash"),
+                    (self.keys.children(id), "list"),
+                ];
+                for (q, lane) in &places {
+                    read.push((self.keys.queued_index(q, *lane, id), "hash"));
+                }
+                let read: Vec<(&str, &str)> = read.iter().map(|(k, t)| (k.as_str(), *t)).collect();
+                return Err(super::naming_wrong_type(conn, e, &read).await);
+            }
+        };
         let index: Vec<redis::Value> = replies.split_off(2.min(replies.len()));
         let mut replies = replies.into_iter();
         let fields: HashMap<String, String> =
@@ -142,12 +155,17 @@ impl JobQueue {
         };
         let sid = super::unpack_stream_id(&packed);
         let sid = sid.as_str();
-        let entries: Vec<(String, HashMap<String, String>)> = redis::cmd("XRANGE")
-            .arg(self.keys.lane(&queue, lane))
+        let stream = self.keys.lane(&queue, lane);
+        let entries: Vec<(String, HashMap<String, String>)> = match redis::cmd("XRANGE")
+            .arg(&stream)
             .arg(sid)
             .arg(sid)
             .query_async(conn)
-            .await?;
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => return Err(super::naming_wrong_type(conn, e, &[(&stream, "stream")]).await),
+        };
         let Some((_, mut f)) = entries.into_iter().next() else {
             return Ok(None);
         };

@@ -5,6 +5,7 @@
 //! connection (`redis::aio::ConnectionLike`), so the hook can use a plain connection and the
 //! worker and web a pooled or multiplexed one.
 
+mod control;
 mod inspect;
 pub(crate) mod scripts;
 mod settings;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use redis::Value;
 use redis::aio::ConnectionLike;
 
+pub use control::Cancelled;
 pub use inspect::{DeadEntry, InFlight, QueueStats, WorkerInfo};
 pub use settings::JobSettings;
 pub use tree::{TREE_LISTED, TreeCounts, TreeFailure, TreeState, TreeSummary};
@@ -57,6 +59,18 @@ pub enum Outcome {
     },
     /// It must not run again (undecodable, attempts exhausted); it goes to the dead-letter list.
     Dead(String),
+    /// An operator cancelled it while it ran ([`JobQueue::cancel`]); the job ends `cancelled`
+    /// and is not retried.
+    Cancelled(String),
+}
+
+/// What a lease renewal found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Renewal {
+    /// Jobs whose lease the worker no longer holds; their results would be rejected.
+    pub lost: Vec<JobId>,
+    /// Jobs still held that an operator asked to cancel: stop them, report them cancelled.
+    pub cancel: Vec<JobId>,
 }
 
 /// One acknowledgement for [`JobQueue::finish`].
@@ -211,6 +225,7 @@ impl JobQueue {
         for (key, _, _) in &lanes {
             inv.key(key);
         }
+        inv.key(self.keys.paused()).key(self.keys.control());
         inv.arg(self.keys.prefix())
             .arg(worker)
             .arg(max)
@@ -254,22 +269,24 @@ impl JobQueue {
         if !cursors.is_empty() {
             claim.wait_cursors = lanes
                 .into_iter()
+                .map(|(key, _, _)| key)
+                .chain([self.keys.control()])
                 .zip(cursors.iter())
-                .map(|((key, _, _), c)| (key, text(c)))
+                .map(|(key, c)| (key, text(c)))
                 .collect();
         }
         Ok(claim)
     }
 
     /// Extends the leases `worker` holds and records its heartbeat (`announcement`, JSON).
-    /// Returns the jobs whose lease it no longer holds; their results would be rejected.
+    /// Returns the jobs whose lease it lost and those an operator asked to cancel.
     pub async fn renew<C: ConnectionLike>(
         &self,
         conn: &mut C,
         worker: &str,
         announcement: &str,
         held: &[Held],
-    ) -> Result<Vec<JobId>, QueueError> {
+    ) -> Result<Renewal, QueueError> {
         let mut inv = SCRIPTS.renew.prepare_invoke();
         inv.key(self.keys.workers())
             .arg(self.keys.prefix())
@@ -279,8 +296,12 @@ impl JobQueue {
         for h in held {
             inv.arg(h.id.to_string()).arg(h.queue.as_str()).arg(h.token);
         }
-        let lost: Vec<String> = inv.invoke_async(conn).await?;
-        Ok(lost.iter().filter_map(|s| s.parse().ok()).collect())
+        let (lost, cancel): (Vec<String>, Vec<String>) = inv.invoke_async(conn).await?;
+        let ids = |v: Vec<String>| v.iter().filter_map(|s| s.parse().ok()).collect();
+        Ok(Renewal {
+            lost: ids(lost),
+            cancel: ids(cancel),
+        })
     }
 
     /// Records the outcomes of attempts in one round trip. A `Retry` on the last allowed
@@ -305,6 +326,7 @@ impl JobQueue {
                 Outcome::Succeeded => ("succeeded".to_owned(), ""),
                 Outcome::Failed(e) => ("failed".to_owned(), e.as_str()),
                 Outcome::Dead(e) => ("dead".to_owned(), e.as_str()),
+                Outcome::Cancelled(e) => ("cancelled".to_owned(), e.as_str()),
                 Outcome::Retry(e) if f.attempt >= self.settings.max_attempts => {
                     ("dead".to_owned(), e.as_str())
                 }
@@ -508,6 +530,33 @@ fn decode_claimed(held: Held, f: &[String]) -> Result<ClaimedJob, String> {
         log_lines: f[12].parse().unwrap_or(0),
         superseded_by: f[13].parse().ok(),
     })
+}
+
+/// `e` as it is, unless it is a `WRONGTYPE` from a read of `keys` (key, the type netkan keeps
+/// there): then an error naming the first key that holds another type, found by asking Redis
+/// for each key's type (only on this error path). Scripts name such keys themselves
+/// (`common.lua`); this is the same for the reads made outside scripts.
+pub(crate) async fn naming_wrong_type<C: ConnectionLike>(
+    conn: &mut C,
+    e: redis::RedisError,
+    keys: &[(&str, &str)],
+) -> QueueError {
+    if !e.to_string().contains("WRONGTYPE") {
+        return e.into();
+    }
+    for (key, want) in keys {
+        let found: redis::RedisResult<String> =
+            redis::cmd("TYPE").arg(*key).query_async(conn).await;
+        if let Ok(t) = found
+            && t != "none"
+            && t != *want
+        {
+            return QueueError::Reply(format!(
+                "WRONGTYPE {key} holds a {t} where netkan keeps a {want}"
+            ));
+        }
+    }
+    e.into()
 }
 
 fn three(v: Value) -> Result<[Value; 3], QueueError> {

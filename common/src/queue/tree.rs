@@ -17,7 +17,7 @@ use crate::job::{JobId, JobRecord, JobState};
 pub enum TreeState {
     /// The job or one of its descendants is queued or running.
     Running,
-    /// Everything finished, and something failed or is dead.
+    /// Everything finished, and something failed, is dead or was cancelled.
     Failed,
     /// Everything finished and succeeded.
     Succeeded,
@@ -47,9 +47,19 @@ pub struct TreeCounts {
     pub failed: u64,
     /// Dead (attempts used up, or undecodable).
     pub dead: u64,
+    /// Cancelled by an operator.
+    #[serde(default)]
+    pub cancelled: u64,
 }
 
-/// One failed or dead job of a tree.
+impl TreeCounts {
+    /// Jobs that finished without doing what they were asked.
+    pub fn unsuccessful(&self) -> u64 {
+        self.failed + self.dead + self.cancelled
+    }
+}
+
+/// One failed, dead or cancelled job of a tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TreeFailure {
@@ -62,7 +72,7 @@ pub struct TreeFailure {
     pub identifier: Option<String>,
     /// Its last error.
     pub error: Option<String>,
-    /// `failed` or `dead` (empty if its record was deleted).
+    /// `failed`, `dead` or `cancelled` (empty if its record was deleted).
     pub state: String,
 }
 
@@ -73,7 +83,7 @@ pub struct TreeSummary {
     pub state: TreeState,
     /// Jobs by state.
     pub counts: TreeCounts,
-    /// The failed and dead jobs: the job itself first, then its descendants in the order
+    /// The failed, dead and cancelled jobs: the job itself first, then its descendants in the order
     /// they finished; at most [`TREE_LISTED`] descendants are listed (the counts stay exact).
     pub failures: Vec<TreeFailure>,
 }
@@ -90,7 +100,7 @@ impl TreeSummary {
         let c = &self.counts;
         match self.state {
             TreeState::Succeeded => format!("succeeded: all {} jobs", c.jobs),
-            TreeState::Failed => format!("failed: {} of {} jobs", c.failed + c.dead, c.jobs),
+            TreeState::Failed => format!("failed: {} of {} jobs", c.unsuccessful(), c.jobs),
             TreeState::Running => format!("running: {} of {} jobs unfinished", c.pending, c.jobs),
         }
     }
@@ -114,7 +124,7 @@ impl TreeSummary {
                 }
             })
             .collect();
-        let total = self.counts.failed + self.counts.dead;
+        let total = self.counts.unsuccessful();
         let more = total.saturating_sub(self.failures.len() as u64);
         if more > 0 {
             lines.push(format!("and {more} more failed jobs"));
@@ -150,12 +160,14 @@ impl JobQueue {
             succeeded: count("succeeded"),
             failed: count("failed"),
             dead: count("dead"),
+            cancelled: count("cancelled"),
         };
         match job.state {
             JobState::Queued | JobState::Running => counts.pending += 1,
             JobState::Succeeded => counts.succeeded += 1,
             JobState::Failed => counts.failed += 1,
             JobState::Dead => counts.dead += 1,
+            JobState::Cancelled => counts.cancelled += 1,
         }
         let mut listed: Vec<(i64, JobId)> = hash
             .iter()
@@ -164,7 +176,10 @@ impl JobQueue {
         listed.sort();
         listed.truncate(TREE_LISTED);
         let mut failures = Vec::with_capacity(listed.len() + 1);
-        if matches!(job.state, JobState::Failed | JobState::Dead) {
+        if matches!(
+            job.state,
+            JobState::Failed | JobState::Dead | JobState::Cancelled
+        ) {
             failures.push(TreeFailure {
                 job_id: job.id,
                 kind: job.kind.clone(),
@@ -203,7 +218,7 @@ impl JobQueue {
         }
         let state = if counts.pending > 0 {
             TreeState::Running
-        } else if counts.failed + counts.dead > 0 {
+        } else if counts.unsuccessful() > 0 {
             TreeState::Failed
         } else {
             TreeState::Succeeded

@@ -89,7 +89,8 @@ impl Tally {
             match rec.state {
                 JobState::Succeeded => {}
                 JobState::Dead => t.dead.push(entry()),
-                JobState::Failed => t.failed.push(entry()),
+                // No fault scenario cancels a job: a cancelled one is as unexplained as a failure.
+                JobState::Failed | JobState::Cancelled => t.failed.push(entry()),
                 JobState::Queued | JobState::Running => t.pending.push(entry()),
             }
             let reported = rec.kind == "index"

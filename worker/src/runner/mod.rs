@@ -7,6 +7,7 @@ pub(crate) mod writer;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -72,6 +73,9 @@ pub(crate) struct HeldJob {
     queue: QueueName,
     token: u64,
     cancel: CancellationToken,
+    /// Set before `cancel` fires when an operator cancelled the job, so the attempt reports
+    /// `cancelled` instead of leaving quietly as it does when its lease was lost.
+    by_operator: Arc<AtomicBool>,
 }
 
 /// Redis is down or refusing: wait before trying again, longer each time, at most 5 s.
@@ -296,7 +300,7 @@ async fn claim_loop(
         let got_any = !jobs.is_empty() || !undecodable.is_empty() || !buried.is_empty();
         for bad in undecodable {
             error!(job.id = %bad.held.id, reason = %bad.reason, "undecodable job moved to the dead-letter list");
-            shared.hold(&bad.held, CancellationToken::new());
+            shared.hold(&bad.held, CancellationToken::new(), Arc::default());
             let _ = shared.writer.send(WriteOp::Line {
                 id: bad.held.id,
                 token: bad.held.token,
@@ -364,7 +368,7 @@ async fn claim_loop(
 const BLOCK: Duration = Duration::from_secs(5);
 
 impl Shared {
-    fn hold(&self, held: &Held, cancel: CancellationToken) {
+    fn hold(&self, held: &Held, cancel: CancellationToken, by_operator: Arc<AtomicBool>) {
         self.held
             .lock()
             .expect("held-jobs lock is never poisoned")
@@ -374,12 +378,14 @@ impl Shared {
                     queue: held.queue.clone(),
                     token: held.token,
                     cancel,
+                    by_operator,
                 },
             );
     }
 
     fn spawn_job(self: &Arc<Self>, role: &Role, job: ClaimedJob, permit: OwnedSemaphorePermit) {
         let cancel = self.hard_stop.child_token();
+        let by_operator: Arc<AtomicBool> = Arc::default();
         self.hold(
             &Held {
                 id: job.id,
@@ -387,6 +393,7 @@ impl Shared {
                 token: job.token,
             },
             cancel.clone(),
+            by_operator.clone(),
         );
         self.started_jobs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -426,10 +433,14 @@ impl Shared {
                                 Err(panic) => Err(JobError::Retry(anyhow::anyhow!("handler panicked: {}", panic_message(&panic)))),
                             },
                             _ = cancel.cancelled() => {
-                                // Lease lost or shutdown deadline passed: someone else will
-                                // run it, or it was handed back; report nothing.
-                                debug!("job cancelled");
-                                return;
+                                if by_operator.load(Ordering::SeqCst) {
+                                    Err(JobError::Cancelled)
+                                } else {
+                                    // Lease lost or shutdown deadline passed: someone else
+                                    // will run it, or it was handed back; report nothing.
+                                    debug!("job cancelled");
+                                    return;
+                                }
                             }
                             _ = tokio::time::sleep(limit) => {
                                 // A hung attempt: stop what watches the token (blocking
@@ -449,6 +460,14 @@ impl Shared {
                         }
                     }
                 };
+                // A handler that returns as soon as it sees its token fire races the runner's
+                // own watch of the token: whatever it returned, an attempt an operator stopped
+                // did not do what it was asked.
+                let result = if by_operator.load(Ordering::SeqCst) {
+                    Err(JobError::Cancelled)
+                } else {
+                    result
+                };
                 let (id, queue, token, attempt) = finish_base;
                 let max = shared.cfg.queue.settings().max_attempts;
                 let outcome = match result {
@@ -466,6 +485,11 @@ impl Shared {
                             ctx.log_final(Level::Error, &format!("attempt {attempt} of {max} failed, will retry: {msg}"));
                         }
                         Outcome::Retry(msg)
+                    }
+                    Err(JobError::Cancelled) => {
+                        let msg = "cancelled by an operator; the attempt was stopped".to_owned();
+                        ctx.log_final(Level::Warn, &msg);
+                        Outcome::Cancelled(msg)
                     }
                     Err(JobError::RetryAfter { error, delay }) => {
                         let msg = format!("{error:#}");
@@ -538,14 +562,22 @@ async fn heartbeat(shared: Arc<Shared>, mut conn: ConnectionManager, stop: Cance
             )
             .await
         {
-            Ok(lost) => {
+            Ok(renewal) => {
                 let mut held = shared
                     .held
                     .lock()
                     .expect("held-jobs lock is never poisoned");
-                for id in lost {
+                for id in renewal.lost {
                     if let Some(h) = held.remove(&id) {
                         warn!(job.id = %id, "lease lost (taken over after a missed renewal); cancelling this attempt");
+                        h.cancel.cancel();
+                    }
+                }
+                for id in renewal.cancel {
+                    if let Some(h) = held.get(&id) {
+                        if !h.by_operator.swap(true, Ordering::SeqCst) {
+                            info!(job.id = %id, "cancelled by an operator; stopping this attempt");
+                        }
                         h.cancel.cancel();
                     }
                 }

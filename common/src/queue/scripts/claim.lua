@@ -1,14 +1,16 @@
 -- Claim up to N waiting jobs for a worker, lanes in the order given (every resume lane, then
 -- every high lane, then every low lane), giving each a record hash (state running), a lease
 -- and a new fencing token. A resume lane holds jobs interrupted by a dead or stopping worker.
--- KEYS[1..L]: the lane streams, in claim order
+-- KEYS[1..L]: the lane streams, in claim order; KEYS[L+1]: the set of paused queues (their
+--   lanes are passed over); KEYS[L+2]: the control stream (a queue resumed)
 -- ARGV[1]: prefix; ARGV[2]: worker id; ARGV[3]: max jobs; ARGV[4]: lease ms;
 -- ARGV[5]: dead retention seconds; ARGV[6]: L; ARGV[6+j]: queue of lane j; ARGV[6+L+j]: lane name of lane j
 -- Returns: {jobs, buried, cursors}
 --   jobs: 14 values per job: id, token, attempt, kind, queue, lane, game, parent, body, attrs,
 --     dedup, created ms, log length, id of a newer request with the same dedup key ('' if none)
 --   buried: ids given to entries that could not be decoded, now in the dead-letter list
---   cursors: when nothing was claimed, the last generated id of each lane (for XREAD BLOCK)
+--   cursors: when nothing was claimed, the last generated id of each lane and of the control
+--   stream (for XREAD BLOCK)
 local prefix, worker = ARGV[1], ARGV[2]
 local want, lease_ms, dead_ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local nlanes = tonumber(ARGV[6])
@@ -42,6 +44,8 @@ end
 -- lanes; only then any write, so that a key of the wrong type changes nothing.
 local plans = {}
 local queues_checked = {}
+local paused_key, control_key = KEYS[nlanes + 1], KEYS[nlanes + 2]
+local paused = {}
 -- An id met twice (an operator re-queued it twice) is claimed once; later entries are dropped.
 local seen = {}
 for l = 1, nlanes do
@@ -50,9 +54,13 @@ for l = 1, nlanes do
   if not queues_checked[queue] then
     expect_type(queue_key(prefix, queue, 'leases'), 'zset')
     expect_type(queue_key(prefix, queue, 'dead'), 'zset')
+    paused[queue] = read(paused_key, 'SISMEMBER', paused_key, queue) == 1
     queues_checked[queue] = true
   end
-  local entries = read(stream, 'XRANGE', stream, '-', '+', 'COUNT', want - claimed)
+  local entries = {}
+  if not paused[queue] then
+    entries = read(stream, 'XRANGE', stream, '-', '+', 'COUNT', want - claimed)
+  end
   if #entries > 0 then
     local plan = {stream = stream, queue = queue, lane = lane, sids = {}, entries = {}}
     plans[#plans + 1] = plan
@@ -164,15 +172,17 @@ for _, plan in ipairs(plans) do
 end
 
 if #jobs == 0 and #buried == 0 then
-  for l = 1, nlanes do
-    local last = '0-0'
-    if redis.call('EXISTS', KEYS[l]) == 1 then
-      local info = read(KEYS[l], 'XINFO', 'STREAM', KEYS[l])
-      for j = 1, #info, 2 do
-        if info[j] == 'last-generated-id' then last = info[j + 1] end
+  for l = 1, nlanes + 2 do
+    if l ~= nlanes + 1 then
+      local last = '0-0'
+      if redis.call('EXISTS', KEYS[l]) == 1 then
+        local info = read(KEYS[l], 'XINFO', 'STREAM', KEYS[l])
+        for j = 1, #info, 2 do
+          if info[j] == 'last-generated-id' then last = info[j + 1] end
+        end
       end
+      cursors[#cursors + 1] = last
     end
-    cursors[#cursors + 1] = last
   end
 end
 return {jobs, buried, cursors}

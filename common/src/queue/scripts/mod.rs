@@ -59,11 +59,13 @@ pub(crate) const MAINTAIN: ScriptSource =
     script!("maintain", "maintain.lua", &["'leases'", "'retry'"]);
 pub(crate) const RELEASE: ScriptSource = script!("release", "release.lua", &["'leases'"]);
 pub(crate) const DEAD: ScriptSource = script!("dead", "dead.lua", &["'jobs:finished'", "'dead'"]);
+pub(crate) const CANCEL: ScriptSource = script!("cancel", "cancel.lua", &["'retry'", "'latest'"]);
 
 /// Every script, for the key-spelling test.
 #[cfg(test)]
-pub(crate) const ALL_SOURCES: [ScriptSource; 7] =
-    [ENQUEUE, CLAIM, RENEW, FINISH, MAINTAIN, RELEASE, DEAD];
+pub(crate) const ALL_SOURCES: [ScriptSource; 8] = [
+    ENQUEUE, CLAIM, RENEW, FINISH, MAINTAIN, RELEASE, DEAD, CANCEL,
+];
 
 /// The loaded scripts (each hashed once; sent by SHA with a fallback to the source).
 pub(crate) struct Scripts {
@@ -74,6 +76,7 @@ pub(crate) struct Scripts {
     pub(crate) maintain: Script,
     pub(crate) release: Script,
     pub(crate) dead: Script,
+    pub(crate) cancel: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -84,4 +87,5 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     maintain: Script::new(MAINTAIN.source),
     release: Script::new(RELEASE.source),
     dead: Script::new(DEAD.source),
+    cancel: Script::new(CANCEL.source),
 });

@@ -1,7 +1,7 @@
 -- The roll-up of job trees (docs/redis-keys.md `job:<id>:tree`), prepended to each
 -- script after common.lua. Every job with descendants has a hash counting them by outcome:
--- `jobs` (all), `pending` (queued or running), `succeeded`, `failed`, `dead`, and listing up
--- to TREE_LISTED of the failed and dead ones (`f:<id>` = finish ms; `listed` counts them).
+-- `jobs` (all), `pending` (queued or running), `succeeded`, `failed`, `dead`, `cancelled`, and
+-- listing up to TREE_LISTED of the failed, dead and cancelled ones (`f:<id>` = finish ms; `listed` counts them).
 -- Each script that changes a job's outcome calls tree_roll_up in the same atomic call, so
 -- the counts of every ancestor change exactly when the job's state does (ARCHITECTURE.md).
 
@@ -47,7 +47,8 @@ local function tree_roll_up(prefix, chain, id, deltas, list, now)
   end
 end
 
--- The roll-up change of a job reaching a final outcome ('succeeded', 'failed' or 'dead').
+-- The roll-up change of a job reaching a final outcome ('succeeded', 'failed', 'dead' or
+-- 'cancelled').
 local function tree_finished(prefix, chain, id, outcome, now)
   if #chain == 0 then return end
   if outcome == 'succeeded' then
