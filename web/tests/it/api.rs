@@ -268,7 +268,7 @@ async fn a_job_answers_with_the_verdict_of_its_whole_tree() {
     assert_eq!(tree["state"], "failed", "{tree}");
     assert_eq!(
         tree["counts"],
-        serde_json::json!({"jobs": 3, "pending": 0, "succeeded": 2, "failed": 1, "dead": 0})
+        serde_json::json!({"jobs": 3, "pending": 0, "succeeded": 2, "failed": 1, "dead": 0, "cancelled": 0})
     );
     assert_eq!(
         tree["failures"],
