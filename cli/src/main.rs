@@ -57,8 +57,11 @@ enum Command {
         #[arg(long)]
         follow: bool,
     },
-    /// Queue depths, in-flight jobs with age and holder, dead counts.
-    Queues,
+    /// Queue depths, in-flight jobs with age and holder, dead counts; pause or resume a queue.
+    Queues {
+        #[command(subcommand)]
+        action: Option<QueuesCommand>,
+    },
     /// The dead-letter list: list, retry, delete.
     #[command(subcommand)]
     Dead(ops::DeadCommand),
@@ -87,9 +90,29 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum QueuesCommand {
+    /// Stop workers claiming from a queue (running jobs finish); kept until resumed.
+    Pause {
+        /// The queue, such as `inbound.ksp`.
+        queue: String,
+    },
+    /// Let workers claim from a paused queue again, at once.
+    Resume {
+        /// The queue.
+        queue: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum JobsCommand {
     /// A job's record and its whole log.
     Show {
+        /// The job id.
+        id: String,
+    },
+    /// Cancel a queued job (it never runs) or a running one (its worker stops it); it ends
+    /// `cancelled` and is not retried.
+    Cancel {
         /// The job id.
         id: String,
     },
@@ -171,7 +194,16 @@ fn main() -> anyhow::Result<ExitCode> {
             });
         }
         match cli.command {
-            Command::Queues => ops::queues(&jq, &mut conn, cli.json).await?,
+            Command::Queues { action: None } => ops::queues(&jq, &mut conn, cli.json).await?,
+            Command::Queues {
+                action: Some(QueuesCommand::Pause { queue }),
+            } => ops::pause(&jq, &mut conn, &queue, true, cli.json).await?,
+            Command::Queues {
+                action: Some(QueuesCommand::Resume { queue }),
+            } => ops::pause(&jq, &mut conn, &queue, false, cli.json).await?,
+            Command::Jobs(JobsCommand::Cancel { id }) => {
+                ops::cancel(&jq, &mut conn, &id, cli.json).await?
+            }
             Command::Dead(cmd) => ops::dead(&jq, &mut conn, cmd, cli.json).await?,
             Command::Jobs(JobsCommand::Show { id }) => {
                 ops::show_job(&jq, &mut conn, &id, cli.json).await?

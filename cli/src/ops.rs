@@ -7,6 +7,7 @@ use chrono::Utc;
 use clap::Subcommand;
 use netkan_common::config::Settings;
 use netkan_common::log::{LogQuery, visible_controls};
+use netkan_common::queue::Cancelled;
 use netkan_common::{JobId, JobQueue, QueueName};
 use redis::aio::MultiplexedConnection;
 
@@ -71,6 +72,7 @@ pub(crate) async fn queues(
     json: bool,
 ) -> anyhow::Result<()> {
     let stats = jq.stats(conn).await?;
+    let paused = jq.paused(conn).await?;
     let mut in_flight = Vec::new();
     for s in &stats {
         let q = QueueName::new(s.queue.clone())?;
@@ -78,7 +80,7 @@ pub(crate) async fn queues(
     }
     if json {
         return print_json(
-            &serde_json::json!({"queues": stats, "in_flight": in_flight.iter().map(|(q, f)| serde_json::json!({"queue": q, "jobs": f})).collect::<Vec<_>>()}),
+            &serde_json::json!({"queues": stats, "paused": paused, "in_flight": in_flight.iter().map(|(q, f)| serde_json::json!({"queue": q, "jobs": f})).collect::<Vec<_>>()}),
         );
     }
     println!(
@@ -86,8 +88,13 @@ pub(crate) async fn queues(
         "queue", "high", "low", "retrying", "in-flight", "dead"
     );
     for s in &stats {
+        let state = if paused.contains(&s.queue) {
+            "paused"
+        } else {
+            ""
+        };
         println!(
-            "{:<16} {:>8} {:>8} {:>9} {:>9} {:>6}",
+            "{:<16} {:>8} {:>8} {:>9} {:>9} {:>6} {state}",
             s.queue, s.high, s.low, s.retrying, s.in_flight, s.dead
         );
     }
@@ -103,6 +110,57 @@ pub(crate) async fn queues(
             );
         }
     }
+    Ok(())
+}
+
+/// `netkan queues pause|resume <queue>`.
+pub(crate) async fn pause(
+    jq: &JobQueue,
+    conn: &mut MultiplexedConnection,
+    queue: &str,
+    pause: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let q = QueueName::new(queue)?;
+    let changed = if pause {
+        jq.pause(conn, &q).await?
+    } else {
+        jq.resume(conn, &q).await?
+    };
+    if json {
+        return print_json(
+            &serde_json::json!({"queue": queue, "paused": pause, "changed": changed}),
+        );
+    }
+    let state = if pause { "paused" } else { "running" };
+    if changed {
+        println!("{queue}: {state}");
+    } else {
+        println!("{queue}: {state} already");
+    }
+    Ok(())
+}
+
+/// `netkan jobs cancel <uuid>`.
+pub(crate) async fn cancel(
+    jq: &JobQueue,
+    conn: &mut MultiplexedConnection,
+    id: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let id: JobId = id.parse()?;
+    let done = jq.cancel(conn, &id, "netkan jobs cancel").await?;
+    let (state, line) = match done {
+        Cancelled::Now => ("cancelled", format!("job {id} cancelled; it will not run")),
+        Cancelled::Requested => (
+            "cancelling",
+            format!("job {id} is running: its worker stops it at its next lease renewal"),
+        ),
+    };
+    if json {
+        return print_json(&serde_json::json!({"jobId": id, "state": state}));
+    }
+    println!("{line}");
     Ok(())
 }
 

@@ -166,3 +166,61 @@ async fn netkan_hook_drain_enqueues_spooled_jobs_once() {
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].id, job.id);
 }
+
+#[tokio::test]
+async fn an_operator_pauses_and_resumes_a_queue_and_cancels_a_queued_job() {
+    let redis = TestRedis::start();
+    let mut conn = redis.conn().await;
+    let jq = JobQueue::new(Keys::default(), JobSettings::default());
+    let queue = QueueName::new("inbound.ksp").unwrap();
+
+    let (ok, out) = netkan(&redis, &["queues", "pause", "inbound.ksp"]);
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "inbound.ksp: paused");
+    let job = NewJob::new("inflate", queue.clone());
+    jq.enqueue(&mut conn, std::slice::from_ref(&job))
+        .await
+        .unwrap();
+    // A worker asking for the paused queue's jobs gets none.
+    let claimed = jq
+        .claim(&mut conn, "w", std::slice::from_ref(&queue), 10, 0)
+        .await
+        .unwrap();
+    assert!(claimed.jobs.is_empty(), "claimed from a paused queue");
+
+    let (ok, out) = netkan(&redis, &["--json", "queues"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["paused"], serde_json::json!(["inbound.ksp"]), "{v}");
+    let (ok, out) = netkan(&redis, &["queues"]);
+    assert!(ok, "{out}");
+    let row = out.lines().find(|l| l.starts_with("inbound.ksp")).unwrap();
+    assert!(row.ends_with("paused"), "{out}");
+
+    let (ok, out) = netkan(&redis, &["--json", "queues", "resume", "inbound.ksp"]);
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["changed"], true, "{v}");
+    assert!(jq.paused(&mut conn).await.unwrap().is_empty());
+
+    let (ok, out) = netkan(&redis, &["jobs", "cancel", &job.id.to_string()]);
+    assert!(ok, "{out}");
+    assert!(out.contains("cancelled; it will not run"), "{out}");
+    assert_eq!(
+        jq.job(&mut conn, &job.id).await.unwrap().unwrap().state,
+        JobState::Cancelled
+    );
+    let claimed = jq
+        .claim(&mut conn, "w", std::slice::from_ref(&queue), 10, 0)
+        .await
+        .unwrap();
+    assert!(claimed.jobs.is_empty(), "a cancelled job was claimed");
+
+    // A finished job cannot be cancelled; the answer says why.
+    let (ok, out) = netkan(&redis, &["jobs", "cancel", &job.id.to_string()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("only a queued or running job can be cancelled"),
+        "{out}"
+    );
+}
