@@ -86,16 +86,12 @@ impl JobQueue {
         id: &JobId,
         who: &str,
     ) -> Result<Cancelled, QueueError> {
+        // Where the job is; the script decides from its state (read again inside it, so a job
+        // finishing meanwhile is answered as finished).
         let record = self
             .job(conn, id)
             .await?
             .ok_or_else(|| QueueError::NotFound(id.to_string()))?;
-        if record.state.is_finished() {
-            return Err(QueueError::Conflict(format!(
-                "job {id} has finished ({}); only a queued or running job can be cancelled",
-                record.state
-            )));
-        }
         // A job never claimed has no record hash yet: the caller names the lane it waits in.
         let lane = match (&record.state, record.attempts) {
             (JobState::Queued, 0) => record.lane.as_str(),
@@ -120,9 +116,14 @@ impl JobQueue {
             "cancelled" => Ok(Cancelled::Now),
             "requested" => Ok(Cancelled::Requested),
             "unknown" => Err(QueueError::NotFound(id.to_string())),
-            state => Err(QueueError::Conflict(format!(
-                "job {id} has finished ({state}); only a queued or running job can be cancelled"
-            ))),
+            other => match other.strip_prefix("finished:") {
+                Some(state) => Err(QueueError::Conflict(format!(
+                    "job {id} has finished ({state}); only a queued or running job can be cancelled"
+                ))),
+                None => Err(QueueError::Reply(format!(
+                    "cancel: unexpected reply {other:?}"
+                ))),
+            },
         }
     }
 }

@@ -6,8 +6,8 @@
 -- ARGV[1]: prefix; ARGV[2]: id; ARGV[3]: queue; ARGV[4]: lane the caller found it waiting in
 --   ('' if it has a record); ARGV[5]: retention seconds; ARGV[6]: the reason (its last error);
 --   ARGV[7]: the reason as a log line
--- Returns: 'cancelled', 'requested' (running: its worker will stop it), the state of a job
---   that had finished already, or 'unknown'
+-- Returns: 'cancelled', 'requested' (running: its worker will stop it), 'finished:<state>' for
+--   a job that had finished already (a cancelled one included), or 'unknown'
 local prefix, id, queue, lane = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ttl, reason = tonumber(ARGV[5]), ARGV[6]
 local now = now_ms()
@@ -23,7 +23,7 @@ if r[1] then
     redis.call('HSET', jk, 'cancel', now)
     return 'requested'
   elseif r[1] ~= 'queued' then
-    return r[1]
+    return 'finished:' .. r[1]
   end
   expect_type(queue_key(prefix, queue, 'retry'), 'zset')
   for _, l in ipairs({r[6] or 'high', 'resume'}) do expect_type(queue_key(prefix, queue, l), 'stream') end

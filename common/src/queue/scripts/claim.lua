@@ -172,17 +172,16 @@ for _, plan in ipairs(plans) do
 end
 
 if #jobs == 0 and #buried == 0 then
-  for l = 1, nlanes + 2 do
-    if l ~= nlanes + 1 then
-      local last = '0-0'
-      if redis.call('EXISTS', KEYS[l]) == 1 then
-        local info = read(KEYS[l], 'XINFO', 'STREAM', KEYS[l])
-        for j = 1, #info, 2 do
-          if info[j] == 'last-generated-id' then last = info[j + 1] end
-        end
-      end
-      cursors[#cursors + 1] = last
+  -- Nothing was written: reading the cursors last cannot leave a partial claim.
+  local function last_id(key)
+    if redis.call('EXISTS', key) == 0 then return '0-0' end
+    local info = read(key, 'XINFO', 'STREAM', key)
+    for j = 1, #info, 2 do
+      if info[j] == 'last-generated-id' then return info[j + 1] end
     end
+    return '0-0'
   end
+  for l = 1, nlanes do cursors[#cursors + 1] = last_id(KEYS[l]) end
+  cursors[#cursors + 1] = last_id(control_key)
 end
 return {jobs, buried, cursors}
